@@ -1,0 +1,49 @@
+# `make test` and `make demo` are the two entry points (see README).
+SHELL := /bin/bash
+ROOT := $(CURDIR)
+LAB := tests/lab
+export PATH := $(ROOT)/.venv/bin:$(PATH)
+export CONTAINERS_CONF := $(ROOT)/$(LAB)/containers.conf
+export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.cache/collections
+export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
+export PYTHONPATH := $(ROOT)/.cache/collections
+TIER := $(LAB)/tier.sh
+
+.PHONY: test demo deps lab sanity lint unit integration molecule build summary clean
+
+test: deps lab
+	@rm -f .cache/tier-times
+	@$(MAKE) --no-print-directory sanity lint unit integration molecule; rc=$$?; \
+	  echo "===== summary"; cat .cache/tier-times; exit $$rc
+
+deps:
+	@$(LAB)/deps.sh
+
+lab: deps
+	@$(LAB)/libvirtd.sh
+	@$(LAB)/image.sh
+	@$(LAB)/collection.sh
+
+sanity:
+	@$(TIER) sanity $(LAB)/sanity.sh
+
+lint:
+	@$(TIER) ansible-lint $(LAB)/lint.sh
+
+unit:
+	@$(TIER) unit pytest -q -p no:cacheprovider tests/unit
+
+integration:
+	@$(TIER) integration pytest -q -p no:cacheprovider tests/integration
+
+molecule:
+	@$(TIER) molecule $(LAB)/molecule.sh
+
+demo: deps lab
+	@$(LAB)/demo.sh
+
+build:
+	@mkdir -p build && ansible-galaxy collection build --force --output-path build .
+
+clean:
+	rm -rf build .cache

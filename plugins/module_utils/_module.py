@@ -1,0 +1,46 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every libvirt module's main() shares: the connection options, the
+dependency checks, and turning typed errors into one fail_json."""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import (
+    HAS_LIBVIRT,
+    LIBVIRT_IMPORT_ERROR,
+    Connection,
+)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import HAS_LXML, LXML_IMPORT_ERROR
+
+# Mirrors plugins/doc_fragments/connection.py.
+CONNECTION_ARGS = dict(
+    uri=dict(type="str", default="qemu:///system"),
+)
+
+
+def require_libs(module, lxml=True):
+    if not HAS_LIBVIRT:
+        module.fail_json(msg=missing_required_lib("libvirt-python"), exception=LIBVIRT_IMPORT_ERROR)
+    if lxml and not HAS_LXML:
+        module.fail_json(msg=missing_required_lib("lxml"), exception=LXML_IMPORT_ERROR)
+
+
+def run(module, reconcile):
+    """Call reconcile(connection) -> result dict; exit or fail the module.
+
+    reconcile gets an unopened Connection (opened on first use) and must
+    honour module.check_mode by skipping only its writes.
+    """
+    require_libs(module)
+    connection = Connection(module.params["uri"])
+    try:
+        result = reconcile(connection)
+    except KvmError as e:
+        module.fail_json(msg=str(e))
+    finally:
+        connection.close()
+    module.exit_json(**result)
