@@ -7,3 +7,6 @@ export KVMOPS_BUILT_IMAGE="localhost/kvmops-testhost:bookworm-$KVMOPS_IMAGE_RECI
 # Users may point every scenario and fixture at their own systemd image.
 export KVMOPS_TEST_IMAGE="${KVMOPS_TEST_IMAGE:-$KVMOPS_BUILT_IMAGE}"
 export ANSIBLE_COLLECTIONS_PATH="$KVMOPS_ROOT/.cache/collections"
+export PYTHONPATH="$KVMOPS_ROOT/.cache/collections${PYTHONPATH:+:$PYTHONPATH}"
+export ANSIBLE_CONFIG="$KVMOPS_ROOT/ansible.cfg"
+export PATH="$KVMOPS_ROOT/.venv/bin:$PATH"
