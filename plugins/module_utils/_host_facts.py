@@ -405,14 +405,15 @@ def _proc_ipv4(fib_trie, route):
         if len(parts) < 8:
             continue
         try:
-            dest, gateway, mask = (struct.unpack("<I", bytes.fromhex(parts[i]))[0] for i in (1, 2, 7))
-        except (ValueError, struct.error):
+            # the kernel prints the network-order words in host order
+            dest, gateway, mask = (int(parts[i], 16) for i in (1, 2, 7))
+        except ValueError:
             continue
         if gateway == 0 and mask:
             routes.append((parts[0], dest, mask))
     for address in locals_:
         try:
-            value = struct.unpack("<I", socket.inet_aton(address))[0]
+            value = struct.unpack("=I", socket.inet_aton(address))[0]
         except (OSError, socket.error):
             continue
         best = None

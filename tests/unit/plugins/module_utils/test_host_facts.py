@@ -1,0 +1,342 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""HostFactsReader on fixture /proc and /sys trees (tests/unit/fixtures/host_facts/<case>).
+
+Binaries are never run here: a small table stands in for the runner
+callable.  libvirt counts use libvirt's built-in test:///default driver.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils import _host_facts
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._host_facts import HostFactsReader
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "host_facts"
+IP_JSON = (FIXTURES / "intel_vmx" / "ip-addr.json").read_text()
+
+BINARIES = {
+    "libvirtd": "/usr/sbin/libvirtd",
+    "virtqemud": "/usr/sbin/virtqemud",
+    "qemu-system-x86_64": "/usr/bin/qemu-system-x86_64",
+    "ip": "/usr/sbin/ip",
+}
+OUTPUTS = {
+    "/usr/sbin/libvirtd": "libvirtd (libvirt) 9.0.0\n",
+    "/usr/sbin/virtqemud": "virtqemud (libvirt) 10.5.0\n",
+    "/usr/bin/qemu-system-x86_64": "QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18)\nCopyright (c) 2003-2022\n",
+    "/usr/libexec/qemu-kvm": "QEMU emulator version 8.2.0 (qemu-kvm-8.2.0-11.el9)\n",
+    "/usr/sbin/ip": IP_JSON,
+}
+
+
+class Host:
+    """What is installed on a fixture host: which() and run_command() over a table."""
+
+    def __init__(self, binaries=None, outputs=None):
+        self.binaries = dict(BINARIES if binaries is None else binaries)
+        self.outputs = dict(OUTPUTS if outputs is None else outputs)
+        self.ran = []
+
+    def which(self, name):
+        return self.binaries.get(name)
+
+    def run(self, argv):
+        self.ran.append(list(argv))
+        if argv[0] not in self.outputs:
+            return 127, "", "{0}: not found".format(argv[0])
+        return 0, self.outputs[argv[0]], ""
+
+
+def reader(case_or_root, host=None, **kwargs):
+    host = host or Host()
+    root = case_or_root if os.path.isabs(str(case_or_root)) else FIXTURES / case_or_root
+    kwargs.setdefault("libvirt", None)
+    return HostFactsReader(root=str(root), run_command=host.run, which=host.which, **kwargs)
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """A writable copy of a fixture tree, to vary one thing."""
+    def copy(case):
+        root = tmp_path / case
+        shutil.copytree(str(FIXTURES / case), str(root))
+        return root
+    return copy
+
+
+# -- virtualization -------------------------------------------------------------
+
+
+def test_intel_vmx_nested_on():
+    virt = reader("intel_vmx").facts()["virtualization"]
+    assert virt == dict(cpu_flag="vmx", kvm_module_loaded=True, kvm_modules=["kvm", "kvm_intel"],
+                        kvm_device=True, nested=True, usable=True, reason=None)
+
+
+def test_amd_svm_nested_on_with_kvm_built_in():
+    virt = reader("amd_svm").facts()["virtualization"]
+    assert virt["cpu_flag"] == "svm"
+    assert virt["kvm_module_loaded"] is True  # no /proc/modules: built in, seen in /sys/module
+    assert virt["kvm_modules"] == ["kvm", "kvm_amd"]
+    assert virt["nested"] is True
+    assert virt["usable"] is True and virt["reason"] is None
+
+
+@pytest.mark.parametrize("case, module, value", [
+    ("intel_vmx", "kvm_intel", "N\n"),
+    ("amd_svm", "kvm_amd", "0\n"),
+])
+def test_nested_off(tree, case, module, value):
+    root = tree(case)
+    (root / "sys/module" / module / "parameters/nested").write_text(value)
+    virt = reader(root).facts()["virtualization"]
+    assert virt["nested"] is False
+    assert virt["usable"] is True
+
+
+def test_neither_flag_no_module_no_device():
+    virt = reader("no_flag").facts()["virtualization"]
+    assert virt["cpu_flag"] is None
+    assert virt["kvm_module_loaded"] is False
+    assert virt["kvm_modules"] == []
+    assert virt["kvm_device"] is False
+    assert virt["nested"] is None
+    assert virt["usable"] is False
+    assert virt["reason"].startswith("the CPU has no vmx or svm flag: enable VT-x/AMD-V in the firmware")
+    assert "emulation" in virt["reason"]
+
+
+@pytest.mark.parametrize("case, flag, modprobe", [("intel_vmx", "vmx", "kvm_intel"), ("amd_svm", "svm", "kvm_amd")])
+def test_flag_but_no_kvm_module(tree, case, flag, modprobe):
+    root = tree(case)
+    shutil.rmtree(str(root / "sys/module"))
+    (root / "dev/kvm").unlink()
+    if (root / "proc/modules").exists():
+        (root / "proc/modules").write_text("bridge 311296 0 - Live 0x0000000000000000\n")
+    virt = reader(root).facts()["virtualization"]
+    assert virt["cpu_flag"] == flag
+    assert virt["kvm_module_loaded"] is False
+    assert virt["nested"] is None
+    assert virt["usable"] is False
+    assert virt["reason"].startswith("the CPU has the {0} flag but the kvm module is not loaded".format(flag))
+    assert "modprobe {0}".format(modprobe) in virt["reason"]
+
+
+def test_module_loaded_but_no_device(tree):
+    root = tree("intel_vmx")
+    (root / "dev/kvm").unlink()
+    virt = reader(root).facts()["virtualization"]
+    assert virt["kvm_module_loaded"] is True
+    assert virt["kvm_device"] is False and virt["usable"] is False
+    assert "/dev/kvm does not exist" in virt["reason"]
+
+
+def test_device_present_but_not_openable(tree):
+    root = tree("intel_vmx")
+    (root / "dev/kvm").unlink()
+    (root / "dev/kvm").mkdir()  # open(O_RDWR) of a directory fails even for root
+    virt = reader(root).facts()["virtualization"]
+    assert virt["kvm_device"] is False and virt["usable"] is False
+    assert virt["reason"].startswith("/dev/kvm exists but cannot be opened (Is a directory)")
+
+
+def test_usable_without_cpu_flag_when_dev_kvm_opens(tree):
+    """A paravirtualized KVM (kvm_pvm) gives a working /dev/kvm without vmx/svm."""
+    root = tree("no_flag")
+    (root / "sys/module/kvm_pvm/parameters").mkdir(parents=True)
+    (root / "sys/module/kvm/parameters").mkdir(parents=True)
+    (root / "dev").mkdir()
+    (root / "dev/kvm").write_text("")
+    virt = reader(root).facts()["virtualization"]
+    assert virt["cpu_flag"] is None
+    assert virt["kvm_modules"] == ["kvm", "kvm_pvm"]
+    assert virt["usable"] is True and virt["reason"] is None
+    assert virt["nested"] is None
+
+
+# -- cpu, memory, iommu, hugepages ------------------------------------------------
+
+
+def test_cpu_topology_from_sysfs():
+    cpu = reader("intel_vmx").facts()["cpu"]
+    assert cpu == dict(model="Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz", count=4, sockets=1, cores=2, threads=2)
+
+
+def test_cpu_topology_from_cpuinfo_when_no_sysfs():
+    cpu = reader("amd_svm").facts()["cpu"]
+    assert cpu == dict(model="AMD EPYC 7302 16-Core Processor", count=2, sockets=2, cores=1, threads=1)
+
+
+def test_cpu_without_topology_fields():
+    cpu = reader("no_flag").facts()["cpu"]
+    assert cpu == dict(model="QEMU Virtual CPU version 2.5+", count=3, sockets=1, cores=3, threads=1)
+
+
+def test_memory_hugepages_iommu():
+    facts = reader("intel_vmx").facts()
+    assert facts["memory_mib"] == 65755392 // 1024
+    assert facts["hugepages"] == dict(total=512, free=500, size_kib=2048)
+    assert facts["iommu_enabled"] is True
+
+
+def test_no_iommu_groups_means_disabled_even_when_cmdline_asks():
+    facts = reader("amd_svm").facts()  # amd_iommu=on on the command line, no group
+    assert facts["iommu_enabled"] is False
+    assert facts["hugepages"] == dict(total=0, free=0, size_kib=2048)
+    assert facts["memory_mib"] == 8000
+
+
+# -- bridges ------------------------------------------------------------------------
+
+
+def test_bridges_with_ip_json():
+    host = Host()
+    bridges = reader("intel_vmx", host).facts()["bridges"]
+    assert bridges == [
+        dict(name="br0", ports=["eth0", "vnet0"],
+             addresses=["192.168.1.10/24", "2001:db8::10/64", "fe80::5054:ff:fe12:3456/64"]),
+        dict(name="virbr0", ports=[], addresses=["192.168.122.1/24"]),
+    ]
+    assert ["/usr/sbin/ip", "-j", "addr", "show"] in host.ran
+
+
+def test_bridges_without_ip_use_proc():
+    host = Host(binaries={k: v for k, v in BINARIES.items() if k != "ip"})
+    bridges = reader("intel_vmx", host).facts()["bridges"]
+    assert bridges == [
+        dict(name="br0", ports=["eth0", "vnet0"],
+             addresses=["192.168.1.10/24", "fe80::5054:ff:fe12:3456/64", "2001:db8::10/64"]),
+        dict(name="virbr0", ports=[], addresses=["192.168.122.1/24"]),
+    ]
+    assert not [argv for argv in host.ran if argv[0].endswith("/ip")]
+
+
+def test_no_bridges_runs_no_ip():
+    host = Host()
+    assert reader("no_flag", host).facts()["bridges"] == []
+    assert not [argv for argv in host.ran if argv[0].endswith("/ip")]
+
+
+# -- libvirt and qemu -----------------------------------------------------------------
+
+
+def test_nothing_installed_and_no_bindings():
+    host = Host(binaries={}, outputs={})
+    facts = reader("no_flag", host).facts()
+    assert facts["libvirt"] == dict(installed=False, daemon=None, version=None, daemon_running=False,
+                                    python_bindings=False, uri="qemu:///system", reachable=False, error=None,
+                                    pools=None, networks=None, domains=None)
+    assert facts["qemu"] == dict(binary=None, version=None)
+    assert host.ran == []
+
+
+def test_libvirtd_version_and_running_daemon_without_bindings():
+    lv = reader("intel_vmx").facts()["libvirt"]
+    assert lv["installed"] is True
+    assert lv["daemon"] == "/usr/sbin/libvirtd"
+    assert lv["version"] == "9.0.0"
+    assert lv["daemon_running"] is True
+    assert lv["python_bindings"] is False and lv["reachable"] is False and lv["pools"] is None
+
+
+def test_modular_daemon_virtqemud():
+    host = Host(binaries={k: v for k, v in BINARIES.items() if k != "libvirtd"})
+    lv = reader("amd_svm", host).facts()["libvirt"]
+    assert lv["daemon"] == "/usr/sbin/virtqemud"
+    assert lv["version"] == "10.5.0"
+    assert lv["daemon_running"] is True  # virtqemud in the fixture's /proc
+
+
+def test_version_binary_fails_gives_null():
+    host = Host(outputs={})
+    lv = reader("intel_vmx", host).facts()["libvirt"]
+    assert lv["installed"] is True and lv["version"] is None
+
+
+@pytest.mark.parametrize("binaries, binary, version", [
+    (BINARIES, "/usr/bin/qemu-system-x86_64", "7.2.22"),
+    ({"qemu-kvm": "/usr/libexec/qemu-kvm"}, "/usr/libexec/qemu-kvm", "8.2.0"),
+])
+def test_qemu_version(binaries, binary, version):
+    qemu = reader("intel_vmx", Host(binaries=binaries)).facts()["qemu"]
+    assert qemu == dict(binary=binary, version=version)
+
+
+def test_counts_on_libvirt_test_driver():
+    libvirt = pytest.importorskip("libvirt")
+    lv = reader("intel_vmx", libvirt=libvirt, uri="test:///default").facts()["libvirt"]
+    assert lv["python_bindings"] is True and lv["reachable"] is True and lv["error"] is None
+    # test:///default always holds one pool, one network and one domain
+    assert (lv["pools"], lv["networks"], lv["domains"]) == (1, 1, 1)
+    assert lv["version"] == "9.0.0"  # the binary wins over the bindings
+
+
+def test_version_from_bindings_when_no_binary():
+    libvirt = pytest.importorskip("libvirt")
+    lv = reader("no_flag", Host(binaries={}), libvirt=libvirt, uri="test:///default").facts()["libvirt"]
+    assert lv["installed"] is False
+    number = libvirt.getVersion()
+    assert lv["version"] == "{0}.{1}.{2}".format(number // 1000000, number // 1000 % 1000, number % 1000)
+    assert lv["domains"] == 1
+
+
+def test_unreachable_uri_reports_error_not_failure(tmp_path):
+    libvirt = pytest.importorskip("libvirt")
+    uri = "qemu+unix:///system?socket={0}".format(tmp_path / "no-such-socket")
+    lv = reader("intel_vmx", libvirt=libvirt, uri=uri).facts()["libvirt"]
+    assert lv["reachable"] is False
+    assert lv["pools"] is None and lv["networks"] is None and lv["domains"] is None
+    assert "cannot connect" in lv["error"] and "no-such-socket" in lv["error"]
+
+
+def test_default_which_searches_under_root(tmp_path):
+    sbin = tmp_path / "usr/sbin"
+    sbin.mkdir(parents=True)
+    (sbin / "virtqemud").write_text("#!/bin/sh\n")
+    (sbin / "virtqemud").chmod(0o755)
+    (sbin / "libvirtd").write_text("not executable\n")
+    probe = HostFactsReader(root=str(tmp_path), libvirt=None)
+    assert probe.which("virtqemud") == "/usr/sbin/virtqemud"
+    assert probe.which("libvirtd") is None
+    lv = probe.facts()["libvirt"]
+    assert lv["daemon"] == "/usr/sbin/virtqemud"
+    assert lv["version"] is None  # no runner: nothing is run
+
+
+# -- parsers -----------------------------------------------------------------------------
+
+
+def test_libvirt_version_number():
+    assert _host_facts._libvirt_version(9000000) == "9.0.0"
+    assert _host_facts._libvirt_version(10005001) == "10.5.1"
+
+
+def test_ip_json_garbage_falls_back():
+    assert _host_facts._ip_json("not json") is None
+    assert _host_facts._ip_json('{"a": 1}') is None
+
+
+def test_proc_fallback_agrees_with_ip_on_this_machine():
+    """On the real /proc of the runner, the fallback finds what `ip -j addr` finds
+    for every interface with a connected route (127.0.0.1 has none)."""
+    ip = shutil.which("ip")
+    if not ip:
+        pytest.skip("no ip binary on this machine")
+    import subprocess
+
+    def run(argv):
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    with_ip = HostFactsReader(run_command=run, which={"ip": ip}.get, libvirt=None).addresses()
+    without = HostFactsReader(run_command=run, which=lambda name: None, libvirt=None).addresses()
+    assert without, "the fallback found no address at all"
+    for name, addresses in without.items():
+        assert sorted(addresses) == sorted(a for a in with_ip[name] if name != "lo" or ":" in a), name
