@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Tier "sanity": ansible-test sanity on the collection, placed in an
+# ansible_collections/kvmops/hypervisor tree (tests/lab/collection.sh --copy).
+#
+#   tests/lab/sanity.sh                   every sanity test, Python 3.11 only
+#   tests/lab/sanity.sh --test pep8 ...   extra arguments go to ansible-test
+#
+# ansible-test runs most sanity tests in virtual environments of its own
+# (~/.ansible/test/venv, cached by the hash of their requirements) and puts
+# pip into them with a get-pip.py that it downloads from ci-files.testing.ansible.com.
+# That host is unreachable here (only PyPI is), so this script seeds the cache
+# ansible-test looks in first with a stand-in: ensurepip, then `pip install` of
+# the same pinned pip from PyPI.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$KVMOPS_ROOT"
+
+python_version=3.11
+ca_bundle=/etc/ssl/certs/ca-certificates.crt
+log_dir="$KVMOPS_ROOT/.cache/sanity"
+mkdir -p "$log_dir"
+log="$log_dir/ansible-test.log"
+issues="$log_dir/issues.txt"
+
+# The sanity test of that name needs the shellcheck binary; without it ansible-test
+# only warns and skips the test, so install it rather than drop the test quietly.
+if ! command -v shellcheck >/dev/null; then
+  echo "sanity: apt-get install shellcheck (the shellcheck sanity test needs it)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends shellcheck >/dev/null \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends shellcheck >/dev/null; }
+fi
+
+# The pip version(s) the installed ansible-test bootstraps into its venvs,
+# read from its own source (get_venv_packages in python_requirements.py).
+at_dir=$(python -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')
+mapfile -t pip_versions < <(python - "$at_dir/_internal/python_requirements.py" <<'PY'
+import re, sys
+src = open(sys.argv[1], encoding="utf-8").read()
+body = src.split("def get_venv_packages", 1)[1].split("\ndef ", 1)[0]
+found = set(re.findall(r"""\bpip\s*=\s*['"]([0-9][0-9.]*)['"]""", body))
+found |= set(re.findall(r"""['"]pip['"]\s*:\s*['"]([0-9][0-9.]*)['"]""", body))
+print("\n".join(sorted(found)))
+PY
+)
+if ((${#pip_versions[@]} == 0)); then
+  echo "sanity: could not find the pip version ansible-test pins in $at_dir/_internal/python_requirements.py" >&2
+  exit 1
+fi
+
+marker='# kvmops stand-in for get-pip.py (tests/lab/sanity.sh)'
+cache_dir="$HOME/.ansible/test/cache"
+mkdir -p "$cache_dir"
+for v in "${pip_versions[@]}"; do
+  f="$cache_dir/get_pip_${v//./_}.py"
+  # A real get-pip.py placed there by hand is left alone; ours is refreshed.
+  if [[ -e "$f" ]] && ! grep -qxF "$marker" "$f"; then
+    echo "sanity: $f exists and is not ours; using it"
+    continue
+  fi
+  cat > "$f.tmp" <<PY
+$marker
+# ansible-test runs this as get-pip.py: argv = pip options + "pip==$v" [--no-setuptools] [--no-wheel].
+# The real script is downloaded from ci-files.testing.ansible.com, which is unreachable here.
+import os
+import subprocess
+import sys
+
+GET_PIP_ONLY = ("--no-setuptools", "--no-wheel")
+args = [a for a in sys.argv[1:] if a not in GET_PIP_ONLY]
+env = dict(os.environ, PIP_CERT="$ca_bundle")
+
+
+def installed(name):
+    probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec(%r) is None)" % name
+    return subprocess.call([sys.executable, "-c", probe]) == 0
+
+
+had_setuptools = installed("setuptools")
+subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"], env=env, stdout=subprocess.DEVNULL)
+subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet"] + args, env=env)
+# get-pip.py --no-setuptools leaves setuptools out; ensurepip (Python < 3.12) brings it.
+if "--no-setuptools" in sys.argv[1:] and not had_setuptools and installed("setuptools"):
+    subprocess.check_call([sys.executable, "-m", "pip", "uninstall", "--quiet", "--yes", "setuptools"], env=env)
+PY
+  if ! cmp -s "$f.tmp" "$f"; then
+    mv "$f.tmp" "$f"
+    echo "sanity: seeded $f (pip $v via ensurepip + PyPI)"
+  else
+    rm -f "$f.tmp"
+  fi
+done
+
+tests/lab/collection.sh --copy
+cd build/ansible_collections/kvmops/hypervisor
+
+start=$(date +%s)
+set +e
+ansible-test sanity --color no --python "$python_version" --junit "$@" >"$log" 2>&1
+rc=$?
+set -e
+secs=$(( $(date +%s) - start ))
+
+echo "----- sanity: ansible-test $(ansible-test --version | awk '{print $NF}'), python $python_version, ${secs}s (full log: ${log#"$KVMOPS_ROOT"/})"
+# Per test, from ansible-test's junit results: ok / skipped (with its reason) / FAILED with every issue.
+python - tests/output/junit "$issues" <<'PY'
+import glob, os, sys
+import xml.etree.ElementTree as ET
+cases = []
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.xml"))):
+    for case in ET.parse(path).getroot().iter("testcase"):
+        cases.append(case)
+counts = {"ok": 0, "skipped": 0, "FAILED": 0}
+issues = []
+for case in cases:
+    name = case.get("name")
+    failures = case.findall("failure") + case.findall("error")
+    skipped = case.find("skipped")
+    if failures:
+        lines = [l for f in failures for l in (f.text or f.get("message") or "").splitlines() if l.strip()]
+        status = "FAILED (%d)" % len(lines)
+        counts["FAILED"] += 1
+        issues += ["%s: %s" % (name, l) for l in lines]
+    elif skipped is not None:
+        status = "skipped: " + (skipped.text or skipped.get("message") or "").strip()
+        counts["skipped"] += 1
+    else:
+        status = "ok"
+        counts["ok"] += 1
+    print("  %-28s %s" % (name, status))
+print("  %d tests: %d ok, %d skipped, %d failed" % (len(cases), counts["ok"], counts["skipped"], counts["FAILED"]))
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    out.write("".join(l + "\n" for l in issues))
+if issues:
+    print("----- sanity issues (test: path:line:column: code: message)")
+    for line in issues:
+        print("  " + line)
+PY
+if ((rc)); then
+  echo "----- sanity: FAILED (ansible-test exit $rc)"
+  # Errors that are not test results (a venv that could not be made, a crash) show only in the log.
+  grep -E '^(FATAL|Traceback)' "$log" | head -20 || true
+else
+  echo "----- sanity: passed"
+fi
+exit $rc
