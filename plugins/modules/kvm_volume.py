@@ -1,0 +1,269 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kvmops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: kvm_volume
+short_description: Manage libvirt storage volumes, including idempotent uploads
+version_added: 0.1.0
+description:
+  - Creates, grows and deletes volumes in an active libvirt storage pool.
+  - With O(src), streams a file of the managed host (for example an installation ISO) into the volume through
+    libvirt, and verifies the volume's content after the upload. A re-run is unchanged when the volume's content
+    already has the expected sha256 (O(checksum), or else the sha256 of O(src)).
+  - Resizing only grows a volume; asking for a smaller O(capacity) fails and changes nothing.
+  - With O(volumes), many volumes are handled in one run over one connection. Every item is validated and planned
+    before any is touched.
+extends_documentation_fragment:
+  - kvmops.hypervisor.connection
+  - kvmops.hypervisor.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  pool:
+    description:
+      - Name of the storage pool that holds the volume. The pool must exist and be active.
+      - With O(volumes), the default pool of every item.
+    type: str
+  name:
+    description:
+      - Name of the volume (a file name in a directory pool). Must not contain C(/).
+      - Exactly one of O(name) and O(volumes) is required.
+    type: str
+  state:
+    description:
+      - V(present) creates (or uploads, or grows) the volume; V(absent) deletes it.
+      - With O(volumes), the default state of every item.
+    type: str
+    choices: [present, absent]
+    default: present
+  capacity:
+    description:
+      - Size of the volume, as bytes or with a unit (V(512M), V(20G), V(1T); units are powers of 1024).
+      - Required to create a volume without O(src). An existing volume smaller than this is grown; one larger fails.
+      - Cannot be combined with O(src); an uploaded volume is as large as its source.
+    type: raw
+  format:
+    description:
+      - Format of a new volume. Defaults to V(qcow2) without O(src) and to V(raw) with O(src).
+      - An existing volume (without O(src)) whose format differs fails; formats are not converted.
+      - With O(src), the uploaded bytes are the volume's content as they are, and libvirt reports the format it
+        detects in them.
+    type: str
+    choices: [qcow2, raw, iso]
+  src:
+    description:
+      - A file on the managed host to upload into the volume (streamed through libvirt).
+      - An existing volume whose content differs is replaced.
+    type: path
+  checksum:
+    description:
+      - Expected content of the volume, as C(sha256:<64 hex digits>).
+      - With O(src), the file is checked against it before anything is touched, and the volume after the upload; an
+        upload that does not match is deleted and the task fails.
+      - Without O(src), an existing volume whose content does not match fails.
+    type: str
+  volumes:
+    description:
+      - Many volumes in one run. Each item takes the options above; options given at the top level are defaults
+        for every item.
+      - All items are validated before any is touched; the result lists each item.
+    type: list
+    elements: dict
+    suboptions:
+      pool:
+        description: Pool of this volume (default O(pool)).
+        type: str
+      name:
+        description: Name of this volume.
+        type: str
+        required: true
+      state:
+        description: State of this volume (default O(state)).
+        type: str
+        choices: [present, absent]
+      capacity:
+        description: As O(capacity).
+        type: raw
+      format:
+        description: As O(format).
+        type: str
+        choices: [qcow2, raw, iso]
+      src:
+        description: As O(src).
+        type: path
+      checksum:
+        description: As O(checksum).
+        type: str
+seealso:
+  - module: kvmops.hypervisor.kvm_pool
+author:
+  - kvmops contributors
+"""
+
+EXAMPLES = r"""
+- name: Upload the installation ISO (unchanged on re-runs)
+  kvmops.hypervisor.kvm_volume:
+    pool: iso
+    name: CentOS-7-x86_64-Minimal.iso
+    src: /root/CentOS-7-x86_64-Minimal-2009.iso
+    format: iso
+    checksum: sha256:07b94e6b1a0b0260b94c83e6bb0ddde4a9ae0a6ea0e4bd0f4d1c4d4e0c2e6c3b
+
+- name: A 20 GiB disk
+  kvmops.hypervisor.kvm_volume:
+    pool: store
+    name: vm1.qcow2
+    capacity: 20G
+
+- name: Several disks in one task
+  kvmops.hypervisor.kvm_volume:
+    pool: store
+    format: qcow2
+    volumes:
+      - name: vm1.qcow2
+        capacity: 20G
+      - name: vm2.qcow2
+        capacity: 40G
+      - name: old.qcow2
+        state: absent
+"""
+
+RETURN = r"""
+volume:
+  description:
+    - The volume after the run (in check mode, as the run would leave it; values libvirt has not assigned yet are
+      null). Empty when the volume is absent. Returned by the single form (O(name)).
+  returned: when O(name) is given
+  type: dict
+  contains:
+    name:
+      description: Volume name.
+      type: str
+      sample: vm1.qcow2
+    key:
+      description: libvirt's key of the volume (its path, for directory pools).
+      type: str
+      sample: /data_kvm/store/vm1.qcow2
+    path:
+      description: Path of the volume on the host.
+      type: str
+      sample: /data_kvm/store/vm1.qcow2
+    capacity:
+      description: Size in bytes.
+      type: int
+      sample: 21474836480
+    allocation:
+      description: Bytes allocated on disk.
+      type: int
+      sample: 200704
+    format:
+      description: Volume format as libvirt reports it.
+      type: str
+      sample: qcow2
+actions:
+  description: The writes the run made (or in check mode would make), in order. Returned by the single form.
+  returned: when O(name) is given
+  type: list
+  elements: str
+  sample: ["create volume store/vm1.qcow2"]
+volumes:
+  description: One result per item of O(volumes), in order.
+  returned: when O(volumes) is given
+  type: list
+  elements: dict
+  contains:
+    pool:
+      description: Pool of the item.
+      type: str
+    name:
+      description: Name of the item.
+      type: str
+    state:
+      description: Requested state of the item.
+      type: str
+    changed:
+      description: Whether this item changed (or would change, in check mode).
+      type: bool
+    volume:
+      description: The volume, as RV(volume).
+      type: dict
+    actions:
+      description: The writes for this item, as RV(actions).
+      type: list
+      elements: str
+    diff:
+      description: Before/after of what differs for this item (only with C(--diff)).
+      type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS, run
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._volume import OPTIONS, VolumeManager, VolumeSpec
+
+
+def main():
+    argument_spec = dict(
+        pool=dict(type="str"),
+        name=dict(type="str"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        capacity=dict(type="raw"),
+        format=dict(type="str", choices=["qcow2", "raw", "iso"]),
+        src=dict(type="path"),
+        checksum=dict(type="str"),
+        volumes=dict(type="list", elements="dict", options=dict(
+            pool=dict(type="str"),
+            name=dict(type="str", required=True),
+            state=dict(type="str", choices=["present", "absent"]),
+            capacity=dict(type="raw"),
+            format=dict(type="str", choices=["qcow2", "raw", "iso"]),
+            src=dict(type="path"),
+            checksum=dict(type="str"),
+        )),
+    )
+    argument_spec.update(CONNECTION_ARGS)
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        mutually_exclusive=[["name", "volumes"]],
+        required_one_of=[["name", "volumes"]],
+        supports_check_mode=True,
+    )
+
+    def reconcile(connection):
+        params = module.params
+        if params["volumes"] is None:
+            specs = [VolumeSpec.from_params(params)]
+        else:
+            defaults = dict((key, params[key]) for key in OPTIONS)
+            specs = [VolumeSpec.from_params(item, defaults, prefix="volumes[{0}].".format(index))
+                     for index, item in enumerate(params["volumes"])]
+        results = VolumeManager(connection, module.check_mode).reconcile(specs)
+        for item in results:
+            if not module._diff:
+                item.pop("diff")
+        if params["volumes"] is None:
+            item = results[0]
+            result = dict(changed=item["changed"], volume=item["volume"], actions=item["actions"])
+            if module._diff:
+                result["diff"] = item["diff"]
+            return result
+        result = dict(changed=any(item["changed"] for item in results), volumes=results)
+        if module._diff:
+            result["diff"] = [item["diff"] for item in results]
+        return result
+
+    run(module, reconcile)
+
+
+if __name__ == "__main__":
+    main()
