@@ -1,0 +1,484 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""kvm_domain's back end: validate every domain spec, plan each domain
+(definition, autostart, lifecycle), then apply the plans over one
+connection.  Check mode runs the same path and skips only the writes."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._diff import DifferenceTracker
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml import (
+    assign_targets,
+    build,
+    compare,
+    describe,
+    managed_kinds,
+    parse_user_xml,
+)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import (
+    KvmError,
+    NotFoundError,
+    ValidationError,
+)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import libvirt
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._size import parse_mib
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse, to_string
+
+STATES = ("present", "running", "shutdown", "destroyed", "paused", "absent")
+# Options that describe the definition; `xml` replaces all of them.
+STRUCTURED = ("vcpus", "memory", "virt_type", "machine", "cpu_mode", "firmware",
+              "disks", "cdrom", "boot", "interfaces", "graphics")
+# Every per-domain option (the `domains` items take the same ones).
+ITEM_KEYS = ("name", "state", "xml", "autostart", "shutdown_timeout", "force",
+             "remove_storage", "remove_nvram") + STRUCTURED
+DEFAULTS = dict(state="running", shutdown_timeout=60, force=False, remove_storage=False, remove_nvram=False)
+
+_MAC = re.compile(r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$")
+_POLL_SECONDS = 0.25
+
+
+def _vir(name, default=0):
+    return getattr(libvirt, name, default)
+
+
+def item_specs(params):
+    """[(field prefix, spec dict)] from module params: the single form, or
+    one per `domains` item with the top-level options as defaults."""
+    top = dict((k, params.get(k)) for k in ITEM_KEYS)
+    if not params.get("domains"):
+        return [("", _with_defaults(top))]
+    specs = []
+    for index, item in enumerate(params["domains"]):
+        own = dict((k, v) for k, v in item.items() if v is not None)
+        spec = dict(top)
+        if own.get("xml") is not None:
+            # A whole definition: structured defaults from the top level do not apply.
+            for key in STRUCTURED:
+                spec[key] = None
+        spec.update(own)
+        specs.append(("domains[{0}].".format(index), _with_defaults(spec)))
+    return specs
+
+
+def _with_defaults(spec):
+    for key, value in DEFAULTS.items():
+        if spec.get(key) is None:
+            spec[key] = value
+    return spec
+
+
+class Resolver:
+    """Look-ups of what specs refer to, cached for the whole run."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        self._pools = {}
+        self._volumes = {}
+        self._networks = {}
+
+    def pool(self, field, name):
+        if name not in self._pools:
+            self._pools[name] = self.connection.pool(name)
+        if self._pools[name] is None:
+            raise NotFoundError(field, "storage pool {0!r} does not exist".format(name))
+        return self._pools[name]
+
+    def volume(self, field, pool_name, pool, name):
+        key = (pool_name, name)
+        if key not in self._volumes:
+            volume = self.connection.volume(pool, name)
+            if volume is None:
+                self._volumes[key] = None
+            else:
+                xml = parse(self.connection.call("read volume {0}".format(name), volume.XMLDesc, 0))
+                self._volumes[key] = {"format": xml.find("target/format").get("type") if xml.find("target/format") is not None else None,
+                                      "path": xml.findtext("target/path")}
+        if self._volumes[key] is None:
+            raise NotFoundError(field, "volume {0!r} does not exist in pool {1!r}".format(name, pool_name))
+        return self._volumes[key]
+
+    def network(self, field, name):
+        if name not in self._networks:
+            self._networks[name] = self.connection.network(name)
+        if self._networks[name] is None:
+            raise NotFoundError(field, "network {0!r} does not exist".format(name))
+        return self._networks[name]
+
+
+def validate(prefix, spec, resolver):
+    """Normalise one spec in place; raise ValidationError/NotFoundError naming the field."""
+    name = spec.get("name")
+    if not name:
+        raise ValidationError(prefix + "name", "is required")
+    if "/" in name:
+        raise ValidationError(prefix + "name", "must not contain '/', got {0!r}".format(name))
+    if spec["state"] not in STATES:
+        raise ValidationError(prefix + "state", "must be one of {0}, got {1!r}".format(", ".join(STATES), spec["state"]))
+    if spec["shutdown_timeout"] < 0:
+        raise ValidationError(prefix + "shutdown_timeout", "must be 0 or more seconds, got {0}".format(spec["shutdown_timeout"]))
+    if spec.get("xml") is not None:
+        given = [k for k in STRUCTURED if spec.get(k) is not None]
+        if given:
+            raise ValidationError(prefix + "xml", "is mutually exclusive with {0}".format(", ".join(given)))
+        root = parse_user_xml(prefix + "xml", spec["xml"])
+        xml_name = root.findtext("name")
+        if xml_name is None:
+            raise ValidationError(prefix + "xml", "has no <name>; it must be {0!r}".format(name))
+        if xml_name.strip() != name:
+            raise ValidationError(prefix + "xml", "<name> is {0!r} but name is {1!r}".format(xml_name, name))
+        spec["_desired"] = root
+        spec["_managed"] = managed_kinds(root)
+        return spec
+    if spec.get("vcpus") is not None and spec["vcpus"] < 1:
+        raise ValidationError(prefix + "vcpus", "must be 1 or more, got {0}".format(spec["vcpus"]))
+    spec["memory_mib"] = parse_mib(prefix + "memory", spec["memory"]) if spec.get("memory") is not None else None
+    disks = []
+    for index, disk in enumerate(spec.get("disks") or []):
+        disks.append(_disk(resolver, "{0}disks[{1}]".format(prefix, index), disk, "disk"))
+    if spec.get("cdrom") is not None:
+        cdrom = spec["cdrom"]
+        cdrom = dict(path=cdrom) if isinstance(cdrom, str) else dict(cdrom)
+        disks.append(_disk(resolver, prefix + "cdrom", cdrom, "cdrom"))
+    spec["disks"] = assign_targets(disks) if (spec.get("disks") is not None or spec.get("cdrom") is not None) else None
+    if spec["disks"]:
+        targets = [d["target"] for d in spec["disks"]]
+        duplicate = next((t for t in targets if targets.count(t) > 1), None)
+        if duplicate:
+            raise ValidationError(prefix + "disks", "target {0!r} is used twice".format(duplicate))
+    nics = []
+    for index, nic in enumerate(spec.get("interfaces") or []):
+        nics.append(_interface(resolver, "{0}interfaces[{1}]".format(prefix, index), nic))
+    spec["interfaces"] = nics if spec.get("interfaces") is not None else None
+    managed = set()
+    if spec["disks"] is not None:
+        managed.add("disk")
+    if spec["interfaces"] is not None:
+        managed.add("interface")
+    if spec.get("graphics") is not None:
+        managed.add("graphics")
+    spec["_managed"] = managed
+    spec["_desired"] = build(spec)
+    return spec
+
+
+_KNOWN_DISK_KEYS = ("pool", "volume", "path", "bus", "device", "format", "target")
+
+
+def _disk(resolver, field, disk, device):
+    unknown = sorted(set(k for k, v in disk.items() if v is not None) - set(_KNOWN_DISK_KEYS))
+    if unknown:
+        raise ValidationError(field, "unknown option(s) {0}; accepted: {1}".format(", ".join(unknown), ", ".join(_KNOWN_DISK_KEYS)))
+    result = dict((k, disk.get(k)) for k in _KNOWN_DISK_KEYS)
+    result["device"] = result["device"] or device
+    if result["device"] not in ("disk", "cdrom"):
+        raise ValidationError(field + ".device", "must be disk or cdrom, got {0!r}".format(result["device"]))
+    result["bus"] = result["bus"] or ("sata" if result["device"] == "cdrom" else "virtio")
+    if result["bus"] not in ("virtio", "sata", "scsi", "ide", "usb"):
+        raise ValidationError(field + ".bus", "must be one of virtio, sata, scsi, ide, usb, got {0!r}".format(result["bus"]))
+    if result["path"] is not None:
+        if result["pool"] is not None or result["volume"] is not None:
+            raise ValidationError(field, "give either path or pool and volume, not both")
+        if not os.path.isabs(result["path"]):
+            raise ValidationError(field + ".path", "must be an absolute path, got {0!r}".format(result["path"]))
+        if not os.path.exists(result["path"]):
+            raise NotFoundError(field + ".path", "{0} does not exist".format(result["path"]))
+        return result
+    if result["pool"] is None or result["volume"] is None:
+        raise ValidationError(field, "needs path, or both pool and volume")
+    pool = resolver.pool(field + ".pool", result["pool"])
+    volume = resolver.volume(field + ".volume", result["pool"], pool, result["volume"])
+    if result["format"] is None and volume["format"] and volume["format"] != "iso":
+        result["format"] = volume["format"]
+    if result["format"] is None and volume["format"] == "iso":
+        result["format"] = "raw"
+    return result
+
+
+_KNOWN_NIC_KEYS = ("network", "bridge", "model", "mac")
+
+
+def _interface(resolver, field, nic):
+    unknown = sorted(set(k for k, v in nic.items() if v is not None) - set(_KNOWN_NIC_KEYS))
+    if unknown:
+        raise ValidationError(field, "unknown option(s) {0}; accepted: {1}".format(", ".join(unknown), ", ".join(_KNOWN_NIC_KEYS)))
+    result = dict((k, nic.get(k)) for k in _KNOWN_NIC_KEYS)
+    if (result["network"] is None) == (result["bridge"] is None):
+        raise ValidationError(field, "give exactly one of network or bridge")
+    if result["mac"] is not None and not _MAC.match(result["mac"]):
+        raise ValidationError(field + ".mac", "{0!r} is not a MAC address like 52:54:00:12:34:56".format(result["mac"]))
+    if result["network"] is not None:
+        resolver.network(field + ".network", result["network"])
+    elif not os.path.isdir(os.path.join("/sys/class/net", result["bridge"])):
+        raise NotFoundError(field + ".bridge", "bridge {0!r} does not exist on the host".format(result["bridge"]))
+    result["model"] = result["model"] or "virtio"
+    return result
+
+
+def _state_name(code):
+    if code in (_vir("VIR_DOMAIN_RUNNING", 1), _vir("VIR_DOMAIN_BLOCKED", 2)):
+        return "running"
+    if code in (_vir("VIR_DOMAIN_PAUSED", 3), _vir("VIR_DOMAIN_PMSUSPENDED", 7)):
+        return "paused"
+    if code == _vir("VIR_DOMAIN_SHUTDOWN", 4):
+        return "shutting-down"
+    return "shutoff"
+
+
+def undefine_flags(definition, remove_nvram):
+    """Flags for virDomainUndefineFlags.  A UEFI domain (one with NVRAM, a
+    loader or firmware='efi') cannot be undefined without saying what to do
+    with its NVRAM: delete it with remove_nvram, else keep it."""
+    flags = _vir("VIR_DOMAIN_UNDEFINE_MANAGED_SAVE", 1) | _vir("VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA", 2)
+    os_el = definition.find("os")
+    uefi = os_el is not None and (os_el.get("firmware") == "efi" or os_el.find("nvram") is not None
+                                  or os_el.find("loader") is not None)
+    if uefi:
+        flags |= _vir("VIR_DOMAIN_UNDEFINE_NVRAM", 4) if remove_nvram else _vir("VIR_DOMAIN_UNDEFINE_KEEP_NVRAM", 8)
+    return flags
+
+
+class DomainReconciler:
+    """Plans and applies one domain spec.  Never calls exit_json/fail_json."""
+
+    def __init__(self, connection, spec, check_mode, prefix=""):
+        self.connection = connection
+        self.spec = spec
+        self.check_mode = check_mode
+        self.prefix = prefix
+        self.name = spec["name"]
+        self.tracker = DifferenceTracker()
+        self.restart_required = False
+        self.dom = None
+        self.definition = None   # the inactive XML after this run (predicted in check mode)
+        self.state = "absent"
+
+    def _call(self, action, func, *args):
+        return self.connection.call("{0}domain {1}: {2}".format(self.prefix and self.prefix[:-1] + ": ", self.name, action), func, *args)
+
+    def lookup(self):
+        self.dom = self.connection.domain(self.name)
+        return self.dom
+
+    def run(self):
+        """Plan and (unless check mode) apply; lookup() must have run."""
+        if self.spec["state"] == "absent":
+            self._absent()
+        else:
+            self._define()
+            self._autostart()
+            self._lifecycle()
+        return self.result()
+
+    # -- definition ------------------------------------------------------
+    def _define(self):
+        spec = self.spec
+        if self.dom is None:
+            desired = self._new_definition()
+            self.tracker.add("definition", None, to_string(desired))
+            if self.check_mode:
+                self.definition = desired
+                return
+            self.dom = self._call("define", self.connection.conn.defineXML, to_string(desired))
+            self._reload()
+            return
+        actual = parse(self._call("read definition", self.dom.XMLDesc, _vir("VIR_DOMAIN_XML_INACTIVE", 2)))
+        self.state = _state_name(self._call("read state", self.dom.state)[0])
+        differences, merged = compare(spec["_desired"], actual, spec["_managed"])
+        for path, want, have in differences:
+            self.tracker.add(path, have, want)
+        if not differences:
+            self.definition = actual
+            return
+        if self.state != "shutoff":
+            self.restart_required = True
+        if self.check_mode:
+            self.definition = merged
+            return
+        self.dom = self._call("redefine", self.connection.conn.defineXML, to_string(merged))
+        self._reload()
+
+    def _new_definition(self):
+        spec = self.spec
+        if spec.get("xml") is not None:
+            return spec["_desired"]
+        if spec.get("memory_mib") is None:
+            if not any(spec.get(k) is not None for k in STRUCTURED):
+                raise NotFoundError(self.prefix + "name", "domain {0!r} does not exist; give memory (and vcpus, disks, ...) or xml to define it".format(self.name))
+            raise ValidationError(self.prefix + "memory", "is required to define the new domain {0!r}".format(self.name))
+        return build(spec, new=True)
+
+    def _reload(self):
+        self.definition = parse(self._call("read definition", self.dom.XMLDesc, _vir("VIR_DOMAIN_XML_INACTIVE", 2)))
+
+    # -- autostart -------------------------------------------------------
+    def _autostart(self):
+        want = self.spec.get("autostart")
+        if want is None:
+            return
+        have = bool(self._call("read autostart", self.dom.autostart)) if self.dom is not None else False
+        if self.tracker.add("autostart", have, want) and not self.check_mode:
+            self._call("set autostart", self.dom.setAutostart, 1 if want else 0)
+
+    # -- lifecycle -------------------------------------------------------
+    def _lifecycle(self):
+        want = self.spec["state"]
+        # A domain defined by this check-mode run does not exist yet: it would be shut off.
+        have = _state_name(self._call("read state", self.dom.state)[0]) if self.dom is not None else "shutoff"
+        if want == "present":
+            self.state = have
+            return
+        target = {"running": "running", "paused": "paused", "shutdown": "shutoff", "destroyed": "shutoff"}[want]
+        if have == "shutting-down" and target != "shutoff":
+            have = "running"
+        if have == target:
+            self.state = have
+            return
+        self.tracker.add("state", have, target)
+        self.state = target
+        if self.check_mode:
+            return
+        if target == "running":
+            if have == "paused":
+                self._call("resume", self.dom.resume)
+            else:
+                self._call("start", self.dom.create)
+        elif target == "paused":
+            if have == "shutoff":
+                self._call("start paused", self.dom.createWithFlags, _vir("VIR_DOMAIN_START_PAUSED", 1))
+            else:
+                self._call("suspend", self.dom.suspend)
+        elif want == "destroyed":
+            self._call("destroy", self.dom.destroy)
+        else:
+            self._shutdown(have)
+
+    def _shutdown(self, have):
+        timeout = self.spec["shutdown_timeout"]
+        if have == "paused":
+            self._call("resume", self.dom.resume)
+        if have != "shutting-down":
+            self._call("shut down", self.dom.shutdown)
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self._call("read state", self.dom.isActive):
+                return
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(_POLL_SECONDS)
+        if not self.spec["force"]:
+            raise KvmError("{0}state: domain {1!r} did not shut down within shutdown_timeout={2} seconds; "
+                           "set force: true to destroy it after the timeout".format(self.prefix, self.name, timeout))
+        self._call("destroy after shutdown_timeout", self.dom.destroy)
+
+    # -- absent ----------------------------------------------------------
+    def _absent(self):
+        if self.dom is None:
+            return
+        actual = parse(self._call("read definition", self.dom.XMLDesc, _vir("VIR_DOMAIN_XML_INACTIVE", 2)))
+        self.definition = actual
+        self.state = _state_name(self._call("read state", self.dom.state)[0])
+        storage = self._storage(actual) if self.spec["remove_storage"] else []
+        nvram = actual.findtext("os/nvram") if self.spec["remove_nvram"] else None
+        self.tracker.add("state", self.state, "absent")
+        for path in storage:
+            self.tracker.add("storage[{0}]".format(path), "present", "absent")
+        if nvram:
+            self.tracker.add("nvram[{0}]".format(nvram.strip()), "present", "absent")
+        self.state = "absent"
+        if self.check_mode:
+            return
+        if self._call("read state", self.dom.isActive):
+            self._call("destroy", self.dom.destroy)
+        self._call("undefine", self.dom.undefineFlags, undefine_flags(actual, self.spec["remove_nvram"]))
+        self.dom = None
+        for path in storage:
+            self._remove_storage(path)
+
+    def _storage(self, actual):
+        """Paths of the domain's disk images (device disk; CD-ROM media are kept)."""
+        paths = []
+        for disk in actual.findall("devices/disk"):
+            if disk.get("device", "disk") != "disk":
+                continue
+            source = disk.find("source")
+            if source is None:
+                continue
+            if source.get("pool") and source.get("volume"):
+                pool = self.connection.pool(source.get("pool"))
+                volume = self.connection.volume(pool, source.get("volume")) if pool is not None else None
+                if volume is not None:
+                    paths.append(self._call("read volume path", volume.path))
+            elif source.get("file"):
+                paths.append(source.get("file"))
+        return paths
+
+    def _remove_storage(self, path):
+        try:
+            volume = self.connection.conn.storageVolLookupByPath(path)
+        except libvirt.libvirtError:
+            volume = None
+        if volume is not None:
+            self._call("delete volume {0}".format(path), volume.delete, 0)
+        elif os.path.isfile(path):
+            os.remove(path)
+
+    # -- result ----------------------------------------------------------
+    def result(self):
+        domain = None
+        if self.definition is not None and self.state != "absent":
+            domain = describe(self.definition)
+            domain["state"] = self.state
+            domain["autostart"] = self._autostart_now()
+        return {
+            "name": self.name,
+            "changed": self.tracker.changed,
+            "domain": domain,
+            "restart_required": self.restart_required,
+            "diff": self.tracker.diff(),
+        }
+
+    def _autostart_now(self):
+        if self.spec.get("autostart") is not None:
+            return bool(self.spec["autostart"])
+        if self.dom is None:
+            return False
+        return bool(self._call("read autostart", self.dom.autostart))
+
+
+def reconcile(connection, params, check_mode):
+    """Validate every spec, then reconcile each domain in order.
+
+    Returns the module result: the single form returns `domain`,
+    `restart_required` and `diff`; the `domains` form returns `domains`,
+    one entry per item.
+    """
+    resolver = Resolver(connection)
+    specs = item_specs(params)
+    names = {}
+    for prefix, spec in specs:
+        validate(prefix, spec, resolver)
+        if spec["name"] in names:
+            raise ValidationError(prefix + "name", "{0!r} is already given in {1}name".format(spec["name"], names[spec["name"]]))
+        names[spec["name"]] = prefix
+    # Domains to be created need a definition: check that before touching any.
+    reconcilers = [DomainReconciler(connection, spec, check_mode, prefix) for prefix, spec in specs]
+    for item in reconcilers:
+        if item.lookup() is None and item.spec["state"] != "absent":
+            item._new_definition()
+    results = [item.run() for item in reconcilers]
+    if not params.get("domains"):
+        single = results[0]
+        return dict(changed=single["changed"], domain=single["domain"],
+                    restart_required=single["restart_required"], diff=single["diff"])
+    return dict(
+        changed=any(r["changed"] for r in results),
+        domains=results,
+        restart_required=any(r["restart_required"] for r in results),
+        diff=dict(before=dict((r["name"], r["diff"]["before"]) for r in results if r["changed"]),
+                  after=dict((r["name"], r["diff"]["after"]) for r in results if r["changed"])),
+    )

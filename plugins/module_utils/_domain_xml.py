@@ -1,0 +1,421 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Domain XML: build the desired definition from structured options, compare
+it with libvirt's inactive XML, merge it into that XML, and describe a
+definition for the module's return values.
+
+Comparison is a subset comparison (plugins/module_utils/_xml.py) with three
+refinements that generic positional matching cannot get right for domains:
+
+* devices are matched by identity, not position: disks by target dev,
+  interfaces by MAC (by position among the rest when no MAC is given),
+  graphics by type;
+* a device kind the user specified (disks, interfaces, graphics) is the
+  whole list of that kind: devices of that kind not in the list are removed
+  from the definition (their storage is never touched);
+* the boot order is compared as a list, and a machine alias (``pc``,
+  ``q35``) matches the versioned machine libvirt expanded it to.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import ValidationError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import (
+    etree,
+    merge_into,
+    parse,
+    subset_differences,
+    to_string,
+)
+
+# Device kinds matched by identity; every other device tag is matched by
+# position among its siblings of the same tag.
+MANAGED_DEVICES = ("disk", "interface", "graphics")
+
+_DEV_PREFIX = {"virtio": "vd", "sata": "sd", "scsi": "sd", "usb": "sd", "ide": "hd"}
+_BOOT_DEV = {"hd": "hd", "cdrom": "cdrom", "network": "network", "fd": "fd"}
+_MACHINE_ALIASES = {"pc": "pc-i440fx-", "q35": "pc-q35-"}
+# libvirt memory units -> bytes
+_MEM_UNITS = {
+    "b": 1, "bytes": 1,
+    "kb": 1000, "k": 1024, "kib": 1024,
+    "mb": 1000 ** 2, "m": 1024 ** 2, "mib": 1024 ** 2,
+    "gb": 1000 ** 3, "g": 1024 ** 3, "gib": 1024 ** 3,
+    "tb": 1000 ** 4, "t": 1024 ** 4, "tib": 1024 ** 4,
+}
+
+
+def _sub(parent, tag, attrib=None, text=None):
+    element = etree.SubElement(parent, tag)
+    for key, value in (attrib or {}).items():
+        if value is not None:
+            element.set(key, str(value))
+    if text is not None:
+        element.text = str(text)
+    return element
+
+
+def assign_targets(disks):
+    """Fill in `target` for disks that have none: vda, vdb... per bus prefix,
+    skipping the names given explicitly.  Works on a list of dicts in place."""
+    taken = set(d["target"] for d in disks if d.get("target"))
+    for disk in disks:
+        if disk.get("target"):
+            continue
+        prefix = _DEV_PREFIX[disk["bus"]]
+        for index in range(26 * 27):
+            name = prefix + _dev_suffix(index)
+            if name not in taken:
+                taken.add(name)
+                disk["target"] = name
+                break
+    return disks
+
+
+def _dev_suffix(index):
+    # 0 -> a, 25 -> z, 26 -> aa (as libvirt/virt-install name them)
+    if index < 26:
+        return chr(ord("a") + index)
+    return chr(ord("a") + index // 26 - 1) + chr(ord("a") + index % 26)
+
+
+def build(spec, new=False):
+    """The desired <domain> from a normalised structured spec.
+
+    Contains only what the user specified (for the subset comparison); with
+    new=True, the defaults a fresh definition needs are added as well.
+    Disks in `spec["disks"]` must already carry target, bus, device and
+    (for volumes) the resolved format.
+    """
+    root = etree.Element("domain")
+    virt_type = spec.get("virt_type") or ("kvm" if new else None)
+    if virt_type:
+        root.set("type", virt_type)
+    _sub(root, "name", text=spec["name"])
+    if spec.get("memory_mib"):
+        kib = spec["memory_mib"] * 1024
+        _sub(root, "memory", {"unit": "KiB"}, kib)
+        _sub(root, "currentMemory", {"unit": "KiB"}, kib)
+    if spec.get("vcpus") or new:
+        _sub(root, "vcpu", text=spec.get("vcpus") or 1)
+    if new or spec.get("machine") or spec.get("firmware") or spec.get("boot") is not None:
+        os_el = _sub(root, "os", {"firmware": spec.get("firmware")})
+        _sub(os_el, "type", {"machine": spec.get("machine")}, "hvm")
+        for dev in spec.get("boot") or []:
+            _sub(os_el, "boot", {"dev": _BOOT_DEV[dev]})
+    if new:
+        features = _sub(root, "features")
+        _sub(features, "acpi")
+        _sub(features, "apic")
+    if spec.get("cpu_mode"):
+        _sub(root, "cpu", {"mode": spec["cpu_mode"]})
+    devices = _sub(root, "devices")
+    for disk in spec.get("disks") or []:
+        _build_disk(devices, disk)
+    for nic in spec.get("interfaces") or []:
+        _build_interface(devices, nic)
+    graphics = spec.get("graphics")
+    if graphics and graphics != "none":
+        _sub(devices, "graphics", {"type": graphics, "autoport": "yes" if new else None})
+    if new:
+        _sub(devices, "console", {"type": "pty"})
+    return root
+
+
+def _build_disk(devices, disk):
+    kind = "volume" if disk.get("pool") else "file"
+    element = _sub(devices, "disk", {"type": kind, "device": disk["device"]})
+    if disk.get("format"):
+        _sub(element, "driver", {"name": "qemu", "type": disk["format"]})
+    if kind == "volume":
+        _sub(element, "source", {"pool": disk["pool"], "volume": disk["volume"]})
+    else:
+        _sub(element, "source", {"file": disk["path"]})
+    _sub(element, "target", {"dev": disk["target"], "bus": disk["bus"]})
+    if disk["device"] == "cdrom":
+        _sub(element, "readonly")
+
+
+def _build_interface(devices, nic):
+    kind = "network" if nic.get("network") else "bridge"
+    element = _sub(devices, "interface", {"type": kind})
+    if nic.get("mac"):
+        _sub(element, "mac", {"address": nic["mac"].lower()})
+    _sub(element, "source", {kind: nic[kind]})
+    _sub(element, "model", {"type": nic.get("model") or "virtio"})
+
+
+def parse_user_xml(field, text):
+    """A whole definition given as `xml`; memory sizes normalised to KiB so
+    that `<memory unit='MiB'>128</memory>` compares equal to libvirt's form."""
+    try:
+        root = parse(text)
+    except etree.XMLSyntaxError as e:
+        raise ValidationError(field, "is not well-formed XML: {0}".format(e))
+    if root.tag != "domain":
+        raise ValidationError(field, "the root element must be <domain>, got <{0}>".format(root.tag))
+    for tag in ("memory", "currentMemory", "maxMemory"):
+        element = root.find(tag)
+        if element is None:
+            continue
+        unit = (element.get("unit") or "KiB").lower()
+        if unit not in _MEM_UNITS:
+            raise ValidationError(field, "<{0}> has an unknown unit {1!r}".format(tag, element.get("unit")))
+        try:
+            amount = int((element.text or "").strip())
+        except ValueError:
+            raise ValidationError(field, "<{0}> must be an integer, got {1!r}".format(tag, element.text))
+        element.set("unit", "KiB")
+        element.text = str(amount * _MEM_UNITS[unit] // 1024)
+    return root
+
+
+def managed_kinds(desired):
+    """Device kinds that the given desired XML specifies (used for `xml`)."""
+    devices = desired.find("devices")
+    if devices is None:
+        return set()
+    return set(child.tag for child in devices if child.tag in MANAGED_DEVICES)
+
+
+def machine_matches(want, have):
+    if want == have or have is None:
+        return want == have
+    prefix = _MACHINE_ALIASES.get(want)
+    return bool(prefix and have.startswith(prefix)) or have.startswith(want + "-")
+
+
+def compare(desired, actual, managed):
+    """Return (differences, merged) for a desired and an actual <domain>.
+
+    differences: [(path, want, have)]; merged: a new <domain>, actual with
+    desired written over it, keeping what libvirt assigned.  `managed` is
+    the set of device kinds whose list is authoritative.
+    """
+    desired = copy.deepcopy(desired)
+    differences = []
+
+    # Machine alias: keep libvirt's expansion when the alias matches it.
+    want_type = desired.find("os/type")
+    have_type = actual.find("os/type")
+    if want_type is not None and have_type is not None and want_type.get("machine"):
+        if machine_matches(want_type.get("machine"), have_type.get("machine")):
+            want_type.set("machine", have_type.get("machine"))
+
+    # Boot order, as a list.
+    want_boot = None
+    os_el = desired.find("os")
+    if os_el is not None and os_el.find("boot") is not None:
+        want_boot = [b.get("dev") for b in os_el.findall("boot")]
+        for boot in os_el.findall("boot"):
+            os_el.remove(boot)
+
+    devices = desired.find("devices")
+    if devices is not None:
+        desired.remove(devices)
+
+    differences.extend(subset_differences(desired, actual))
+    merged = merge_into(desired, actual)
+
+    if want_boot is not None:
+        have_boot = [b.get("dev") for b in actual.findall("os/boot")]
+        if want_boot != have_boot:
+            differences.append(("domain/os/boot", want_boot, have_boot))
+            _replace_boot(merged, want_boot)
+
+    _compare_devices(devices, merged, managed, differences)
+    return differences, merged
+
+
+def _replace_boot(root, devs):
+    os_el = root.find("os")
+    if os_el is None:
+        os_el = _sub(root, "os")
+    for boot in os_el.findall("boot"):
+        os_el.remove(boot)
+    os_type = os_el.find("type")
+    position = list(os_el).index(os_type) + 1 if os_type is not None else 0
+    for offset, dev in enumerate(devs):
+        os_el.insert(position + offset, etree.Element("boot", dev=dev))
+    # libvirt refuses per-device <boot order> together with <os><boot>.
+    if devs:
+        for order in root.findall("devices/*/boot"):
+            order.getparent().remove(order)
+
+
+def _device_label(element):
+    tag = element.tag
+    if tag == "disk":
+        return "disk[{0}]".format(_target(element))
+    if tag == "interface":
+        mac = element.find("mac")
+        return "interface[{0}]".format(mac.get("address") if mac is not None else "new")
+    if tag == "graphics":
+        return "graphics[{0}]".format(element.get("type"))
+    return tag
+
+
+def _target(disk):
+    target = disk.find("target")
+    return target.get("dev") if target is not None else None
+
+
+def _mac(nic):
+    mac = nic.find("mac")
+    return (mac.get("address") or "").lower() if mac is not None else None
+
+
+def _match_devices(tag, wanted, present):
+    """Pairs (desired, actual-or-None) and the actual devices left unmatched."""
+    left = list(present)
+    pairs = []
+    pending = []
+    for element in wanted:
+        key = None
+        if tag == "disk":
+            key = _target(element)
+            match = next((a for a in left if key and _target(a) == key), None)
+        elif tag == "interface":
+            key = _mac(element)
+            match = next((a for a in left if key and _mac(a) == key), None)
+        else:
+            key = element.get("type")
+            match = next((a for a in left if a.get("type") == key), None)
+        if match is not None:
+            left.remove(match)
+            pairs.append((element, match))
+        elif key is None and tag != "graphics":
+            pending.append(element)
+        else:
+            pairs.append((element, None))
+    # Interfaces without MAC (disks without target): by position among the rest.
+    for element in pending:
+        match = left.pop(0) if left else None
+        pairs.append((element, match))
+    return pairs, left
+
+
+def _compare_devices(devices, merged, managed, differences):
+    merged_devices = merged.find("devices")
+    if merged_devices is None:
+        merged_devices = _sub(merged, "devices")
+    wanted_children = list(devices) if devices is not None else []
+    for tag in MANAGED_DEVICES:
+        wanted = [c for c in wanted_children if c.tag == tag]
+        if tag not in managed and not wanted:
+            continue
+        present = merged_devices.findall(tag)
+        pairs, left = _match_devices(tag, wanted, present)
+        for element, match in pairs:
+            label = _device_label(element)
+            if match is None:
+                differences.append(("domain/devices/" + label, describe_device(element), None))
+                merged_devices.append(copy.deepcopy(element))
+                continue
+            label = _device_label(match) if tag == "interface" else label
+            if element.get("type") != match.get("type"):
+                differences.append(("domain/devices/{0}/@type".format(label), element.get("type"), match.get("type")))
+                _replace_device(merged_devices, element, match)
+                continue
+            found = subset_differences(element, match, "domain/devices/" + label)
+            if found:
+                differences.extend(found)
+                _merge_device(element, match)
+        if tag in managed:
+            for extra in left:
+                differences.append(("domain/devices/" + _device_label(extra), None, describe_device(extra)))
+                merged_devices.remove(extra)
+    # Any other device the user's XML gives: by position among the same tag.
+    others = etree.Element("devices")
+    for child in wanted_children:
+        if child.tag not in MANAGED_DEVICES and isinstance(child.tag, str):
+            others.append(copy.deepcopy(child))
+    if len(others):
+        differences.extend(subset_differences(others, merged_devices, "domain/devices"))
+        merged_into = merge_into(others, merged_devices)
+        merged.replace(merged_devices, merged_into)
+
+
+def _merge_device(desired, actual):
+    """Write desired over actual in place, keeping what libvirt assigned."""
+    merged = merge_into(desired, actual)
+    actual.getparent().replace(actual, merged)
+
+
+def _replace_device(parent, desired, actual):
+    """A device whose type changed: take the desired one, keep MAC and address."""
+    replacement = copy.deepcopy(desired)
+    for keep in ("mac", "address"):
+        old = actual.find(keep)
+        if old is not None and replacement.find(keep) is None:
+            replacement.insert(0, copy.deepcopy(old)) if keep == "mac" else replacement.append(copy.deepcopy(old))
+    parent.replace(actual, replacement)
+
+
+def describe_device(element):
+    if element.tag == "disk":
+        return describe_disk(element)
+    if element.tag == "interface":
+        return describe_interface(element)
+    if element.tag == "graphics":
+        return {"type": element.get("type")}
+    return to_string(element).strip()
+
+
+def describe_disk(disk):
+    source = disk.find("source")
+    driver = disk.find("driver")
+    target = disk.find("target")
+    result = {
+        "device": disk.get("device", "disk"),
+        "type": disk.get("type"),
+        "target": target.get("dev") if target is not None else None,
+        "bus": target.get("bus") if target is not None else None,
+        "format": driver.get("type") if driver is not None else None,
+        "path": None,
+        "pool": None,
+        "volume": None,
+    }
+    if source is not None:
+        result["path"] = source.get("file") or source.get("dev")
+        result["pool"] = source.get("pool")
+        result["volume"] = source.get("volume")
+    return result
+
+
+def describe_interface(nic):
+    source = nic.find("source")
+    model = nic.find("model")
+    return {
+        "type": nic.get("type"),
+        "network": source.get("network") if source is not None else None,
+        "bridge": source.get("bridge") if source is not None else None,
+        "model": model.get("type") if model is not None else None,
+        "mac": _mac(nic),
+    }
+
+
+def describe(root):
+    """The `domain` return value's definition part, from a <domain>."""
+    memory = root.find("memory")
+    mib = None
+    if memory is not None and (memory.text or "").strip():
+        unit = (memory.get("unit") or "KiB").lower()
+        mib = int(memory.text.strip()) * _MEM_UNITS.get(unit, 1024) // (1024 ** 2)
+    vcpu = root.find("vcpu")
+    os_type = root.find("os/type")
+    return {
+        "name": root.findtext("name"),
+        "uuid": root.findtext("uuid"),
+        "virt_type": root.get("type"),
+        "vcpus": int(vcpu.text) if vcpu is not None and (vcpu.text or "").strip() else None,
+        "memory_mib": mib,
+        "machine": os_type.get("machine") if os_type is not None else None,
+        "boot": [b.get("dev") for b in root.findall("os/boot")],
+        "disks": [describe_disk(d) for d in root.findall("devices/disk")],
+        "interfaces": [describe_interface(n) for n in root.findall("devices/interface")],
+        "graphics": [g.get("type") for g in root.findall("devices/graphics")],
+    }

@@ -1,0 +1,453 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kvmops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: kvm_domain
+short_description: Define, update, start, stop and remove libvirt domains (virtual machines)
+version_added: 0.1.0
+description:
+  - Manages the persistent definition, the autostart flag and the run state of libvirt domains.
+  - Idempotent by subset comparison: only what you specify is compared against the inactive XML libvirt returns,
+    so what libvirt assigned (UUID, MAC addresses, PCI addresses, controllers) never counts as a change and is kept
+    when the definition is updated.
+  - Disks, interfaces and graphics, when given, are the whole list of that kind of device; devices of that kind not
+    listed are removed from the definition (their storage is never deleted by an update).
+  - Disks are matched by target device name, interfaces by MAC address when O(interfaces[].mac) is given,
+    else by position.
+  - A definition change of a running domain is written to the persistent definition only; the module then returns
+    RV(restart_required=true).
+  - Many domains can be reconciled in one task, over one connection, with O(domains). Every item is validated
+    (including that referenced pools, volumes, networks and bridges exist) before any domain is touched.
+extends_documentation_fragment:
+  - kvmops.hypervisor.connection
+  - kvmops.hypervisor.attributes
+author:
+  - kvmops contributors
+options:
+  name:
+    description:
+      - Name of the domain. Must not contain C(/).
+      - Required unless O(domains) is given; mutually exclusive with O(domains).
+    type: str
+  domains:
+    description:
+      - A list of domains, each taking the same options as the single form.
+      - Options given at the top level are defaults for every item; an item's own value wins.
+        For an item with O(domains[].xml), structured options of the top level do not apply.
+      - Results come back per item in RV(domains).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the domain.
+        type: str
+        required: true
+      state:
+        description: As O(state).
+        type: str
+        choices: [present, running, shutdown, destroyed, paused, absent]
+      vcpus:
+        description: As O(vcpus).
+        type: int
+      memory:
+        description: As O(memory).
+        type: str
+      virt_type:
+        description: As O(virt_type).
+        type: str
+        choices: [kvm, qemu]
+      machine:
+        description: As O(machine).
+        type: str
+      cpu_mode:
+        description: As O(cpu_mode).
+        type: str
+        choices: [host-passthrough, host-model, maximum, custom]
+      firmware:
+        description: As O(firmware).
+        type: str
+        choices: [bios, efi]
+      disks:
+        description: As O(disks).
+        type: list
+        elements: dict
+        suboptions:
+          pool:
+            description: As O(disks[].pool).
+            type: str
+          volume:
+            description: As O(disks[].volume).
+            type: str
+          path:
+            description: As O(disks[].path).
+            type: str
+          bus:
+            description: As O(disks[].bus).
+            type: str
+            choices: [virtio, sata, scsi, ide, usb]
+          device:
+            description: As O(disks[].device).
+            type: str
+            choices: [disk, cdrom]
+          format:
+            description: As O(disks[].format).
+            type: str
+          target:
+            description: As O(disks[].target).
+            type: str
+      cdrom:
+        description: As O(cdrom).
+        type: raw
+      boot:
+        description: As O(boot).
+        type: list
+        elements: str
+        choices: [hd, cdrom, network, fd]
+      interfaces:
+        description: As O(interfaces).
+        type: list
+        elements: dict
+        suboptions:
+          network:
+            description: As O(interfaces[].network).
+            type: str
+          bridge:
+            description: As O(interfaces[].bridge).
+            type: str
+          model:
+            description: As O(interfaces[].model).
+            type: str
+          mac:
+            description: As O(interfaces[].mac).
+            type: str
+      graphics:
+        description: As O(graphics).
+        type: str
+        choices: [vnc, spice, none]
+      autostart:
+        description: As O(autostart).
+        type: bool
+      xml:
+        description: As O(xml). Mutually exclusive with the structured options of the same item.
+        type: str
+      shutdown_timeout:
+        description: As O(shutdown_timeout).
+        type: int
+      force:
+        description: As O(force).
+        type: bool
+      remove_storage:
+        description: As O(remove_storage).
+        type: bool
+      remove_nvram:
+        description: As O(remove_nvram).
+        type: bool
+  state:
+    description:
+      - V(present) defines (or updates) the domain and leaves its run state alone.
+      - V(running) also starts it (or resumes it when paused).
+      - V(paused) also starts it paused, or suspends it.
+      - V(shutdown) asks the guest to shut down (ACPI) and waits up to O(shutdown_timeout) seconds for it to be shut
+        off; with O(force=true) it is destroyed after that time, without it the task fails.
+      - V(destroyed) powers the domain off at once.
+      - V(absent) powers it off and undefines it; storage and NVRAM are kept unless O(remove_storage) / O(remove_nvram).
+      - Defaults to V(running) (not declared as a default so that it can be a default for O(domains) items).
+    type: str
+    choices: [present, running, shutdown, destroyed, paused, absent]
+  vcpus:
+    description:
+      - Number of virtual CPUs (1 or more). A new domain gets 1 when not given.
+    type: int
+  memory:
+    description:
+      - Memory, in MiB as a bare number, or a size string such as V(512M) or V(2G).
+      - Required to define a new domain from structured options.
+    type: str
+  virt_type:
+    description:
+      - Hypervisor type. V(qemu) is software emulation (TCG), V(kvm) needs C(/dev/kvm).
+      - A new domain gets V(kvm) when not given; an existing domain's type is only compared when given.
+    type: str
+    choices: [kvm, qemu]
+  machine:
+    description:
+      - Machine type, for example V(pc) or V(q35). An alias matches the versioned machine libvirt expands it to
+        (V(pc) matches C(pc-i440fx-7.2)).
+    type: str
+  cpu_mode:
+    description:
+      - CPU mode of the C(<cpu>) element.
+    type: str
+    choices: [host-passthrough, host-model, maximum, custom]
+  firmware:
+    description:
+      - Firmware, selected automatically by libvirt (C(<os firmware=...>)). V(efi) needs OVMF on the host.
+    type: str
+    choices: [bios, efi]
+  disks:
+    description:
+      - The disks of the domain (with O(cdrom), the complete list of disk devices).
+      - Each item is either O(disks[].pool) and O(disks[].volume), or O(disks[].path).
+    type: list
+    elements: dict
+    suboptions:
+      pool:
+        description: Storage pool of the volume; must exist.
+        type: str
+      volume:
+        description: Volume name in O(disks[].pool); must exist. Its format is used when O(disks[].format) is not given.
+        type: str
+      path:
+        description: Absolute path of an image file on the host; must exist.
+        type: str
+      bus:
+        description: Disk bus. Defaults to V(virtio) for disks and V(sata) for CD-ROMs.
+        type: str
+        choices: [virtio, sata, scsi, ide, usb]
+      device:
+        description: Device kind. Defaults to V(disk).
+        type: str
+        choices: [disk, cdrom]
+      format:
+        description: Image format of the driver, for example V(qcow2) or V(raw).
+        type: str
+      target:
+        description: Target device name, for example V(vda). Assigned in order per bus (vda, vdb, sda...) when not given.
+        type: str
+  cdrom:
+    description:
+      - Shortcut for one CD-ROM drive holding an ISO image, added after O(disks).
+      - Either an absolute path on the host, or a dict with C(pool) and C(volume) (and optionally C(bus), C(target)).
+    type: raw
+  boot:
+    description:
+      - Boot order, for example V([cdrom, hd]).
+    type: list
+    elements: str
+    choices: [hd, cdrom, network, fd]
+  interfaces:
+    description:
+      - The network interfaces of the domain (the complete list).
+      - Each item has exactly one of O(interfaces[].network) or O(interfaces[].bridge).
+    type: list
+    elements: dict
+    suboptions:
+      network:
+        description: libvirt network to attach to; must exist.
+        type: str
+      bridge:
+        description: Host bridge to attach to; must exist on the host.
+        type: str
+      model:
+        description: NIC model. Defaults to V(virtio).
+        type: str
+      mac:
+        description:
+          - MAC address. When not given, libvirt assigns one and it is kept across runs.
+          - An interface with a MAC is matched by it; the others by position.
+        type: str
+  graphics:
+    description:
+      - Graphical console. V(none) removes graphics devices.
+    type: str
+    choices: [vnc, spice, none]
+  autostart:
+    description:
+      - Start the domain when libvirtd starts. Left alone when not given.
+    type: bool
+  xml:
+    description:
+      - A whole domain definition, compared by subset with the inactive XML and merged into it.
+      - Mutually exclusive with the structured options (O(vcpus), O(memory), O(disks), ...).
+      - Its C(<name>) must equal O(name).
+    type: str
+  shutdown_timeout:
+    description:
+      - Seconds to wait for a graceful shutdown with O(state=shutdown). Defaults to V(60).
+    type: int
+  force:
+    description:
+      - With O(state=shutdown), destroy the domain when it is still running after O(shutdown_timeout).
+        Defaults to V(false).
+    type: bool
+  remove_storage:
+    description:
+      - With O(state=absent), also delete the volumes or image files of the domain's disks (not its CD-ROM media).
+        Defaults to V(false).
+    type: bool
+  remove_nvram:
+    description:
+      - With O(state=absent), also delete the UEFI NVRAM file. Without it the NVRAM is kept (and the domain can
+        still be undefined). Defaults to V(false).
+    type: bool
+notes:
+  - Disks use C(<disk type='volume'>) for pool volumes, so the definition keeps referring to the pool.
+"""
+
+EXAMPLES = r"""
+- name: A TCG guest booting from an ISO, running, started at boot
+  kvmops.hypervisor.kvm_domain:
+    name: web1
+    virt_type: qemu
+    vcpus: 2
+    memory: 2G
+    disks:
+      - pool: store
+        volume: web1.qcow2
+    cdrom:
+      pool: iso
+      volume: debian-12.iso
+    boot: [cdrom, hd]
+    interfaces:
+      - network: default
+    graphics: vnc
+    autostart: true
+
+- name: Shut it down, destroying it when it does not react within 30 s
+  kvmops.hypervisor.kvm_domain:
+    name: web1
+    state: shutdown
+    shutdown_timeout: 30
+    force: true
+
+- name: Twenty guests in one task, one connection
+  kvmops.hypervisor.kvm_domain:
+    state: running
+    virt_type: qemu
+    memory: 512
+    interfaces:
+      - network: default
+    domains: "{{ range(1, 21) | map('string') | map('regex_replace', '^', 'node') | map('community.general.dict_kv', 'name') | list }}"
+
+- name: Remove a guest and its disk images
+  kvmops.hypervisor.kvm_domain:
+    name: web1
+    state: absent
+    remove_storage: true
+"""
+
+RETURN = r"""
+domain:
+  description:
+    - The domain after the run (predicted in check mode); null when it is absent. Single form only.
+  returned: success, without O(domains)
+  type: dict
+  contains:
+    name: {description: Name., type: str, returned: always}
+    uuid: {description: UUID (null for a domain a check-mode run would create)., type: str, returned: always}
+    state: {description: "Run state: running, paused, shutoff or shutting-down.", type: str, returned: always}
+    autostart: {description: Autostart flag., type: bool, returned: always}
+    vcpus: {description: Virtual CPUs., type: int, returned: always}
+    memory_mib: {description: Memory in MiB., type: int, returned: always}
+    virt_type: {description: Domain type (kvm or qemu)., type: str, returned: always}
+    machine: {description: Machine type as libvirt stores it., type: str, returned: always}
+    boot: {description: Boot order., type: list, elements: str, returned: always}
+    disks:
+      description: Disks with device, type, target, bus, format, path, pool, volume.
+      type: list
+      elements: dict
+      returned: always
+    interfaces:
+      description: Interfaces with type, network, bridge, model and mac.
+      type: list
+      elements: dict
+      returned: always
+    graphics: {description: Graphics types., type: list, elements: str, returned: always}
+  sample:
+    name: web1
+    uuid: 634305cb-7596-4954-96af-d6a29af0f89b
+    state: running
+    autostart: true
+    vcpus: 2
+    memory_mib: 2048
+    interfaces: [{type: network, network: default, bridge: null, model: virtio, mac: "52:54:00:9c:7f:33"}]
+restart_required:
+  description:
+    - True when the persistent definition of an active domain changed; the running domain keeps its old
+      configuration until it is restarted. With O(domains), true when it is true for any item.
+  returned: success
+  type: bool
+domains:
+  description: One result per O(domains) item, in order.
+  returned: success, with O(domains)
+  type: list
+  elements: dict
+  contains:
+    name: {description: Domain name., type: str, returned: always}
+    changed: {description: Whether this domain changed (would change in check mode)., type: bool, returned: always}
+    domain: {description: As RV(domain)., type: dict, returned: always}
+    restart_required: {description: As RV(restart_required)., type: bool, returned: always}
+    diff: {description: Before and after of what differs for this domain., type: dict, returned: always}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain import reconcile as reconcile_domains
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS, run
+
+_DISK = dict(
+    pool=dict(type="str"),
+    volume=dict(type="str"),
+    path=dict(type="str"),
+    bus=dict(type="str", choices=["virtio", "sata", "scsi", "ide", "usb"]),
+    device=dict(type="str", choices=["disk", "cdrom"]),
+    format=dict(type="str"),
+    target=dict(type="str"),
+)
+_INTERFACE = dict(
+    network=dict(type="str"),
+    bridge=dict(type="str"),
+    model=dict(type="str"),
+    mac=dict(type="str"),
+)
+_STRUCTURED = ("vcpus", "memory", "virt_type", "machine", "cpu_mode", "firmware",
+               "disks", "cdrom", "boot", "interfaces", "graphics")
+_DOMAIN = dict(
+    state=dict(type="str", choices=["present", "running", "shutdown", "destroyed", "paused", "absent"]),
+    vcpus=dict(type="int"),
+    memory=dict(type="str"),
+    virt_type=dict(type="str", choices=["kvm", "qemu"]),
+    machine=dict(type="str"),
+    cpu_mode=dict(type="str", choices=["host-passthrough", "host-model", "maximum", "custom"]),
+    firmware=dict(type="str", choices=["bios", "efi"]),
+    disks=dict(type="list", elements="dict", options=_DISK),
+    cdrom=dict(type="raw"),
+    boot=dict(type="list", elements="str", choices=["hd", "cdrom", "network", "fd"]),
+    interfaces=dict(type="list", elements="dict", options=_INTERFACE),
+    graphics=dict(type="str", choices=["vnc", "spice", "none"]),
+    autostart=dict(type="bool"),
+    xml=dict(type="str"),
+    shutdown_timeout=dict(type="int"),
+    force=dict(type="bool"),
+    remove_storage=dict(type="bool"),
+    remove_nvram=dict(type="bool"),
+)
+
+
+def main():
+    argument_spec = dict(CONNECTION_ARGS, name=dict(type="str"), **_DOMAIN)
+    # xml vs. structured options inside an item is checked by the back end, which names the item (domains[3].xml).
+    argument_spec["domains"] = dict(type="list", elements="dict", options=dict(_DOMAIN, name=dict(type="str", required=True)))
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        mutually_exclusive=[("name", "domains")] + [("xml", key) for key in _STRUCTURED],
+        required_one_of=[("name", "domains")],
+        supports_check_mode=True,
+    )
+
+    def reconcile(connection):
+        result = reconcile_domains(connection, module.params, module.check_mode)
+        if not module._diff:
+            result.pop("diff", None)
+        return result
+
+    run(module, reconcile)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""XML building, subset comparison and merging of domain definitions."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml import (
+    assign_targets,
+    build,
+    compare,
+    describe,
+    machine_matches,
+    parse_user_xml,
+)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import ValidationError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse, to_string
+
+# What qemu:///system returned (inactive XML) for a small TCG guest.
+ACTUAL = """
+<domain type='qemu'>
+  <name>g1</name>
+  <uuid>634305cb-7596-4954-96af-d6a29af0f89b</uuid>
+  <memory unit='KiB'>131072</memory>
+  <currentMemory unit='KiB'>131072</currentMemory>
+  <vcpu placement='static'>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type>
+    <boot dev='cdrom'/>
+    <boot dev='hd'/>
+  </os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type='volume' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source pool='p' volume='g1.qcow2'/>
+      <target dev='vda' bus='virtio'/>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/>
+    </disk>
+    <disk type='file' device='cdrom'>
+      <driver name='qemu' type='raw'/>
+      <source file='/iso/a.iso'/>
+      <target dev='sda' bus='sata'/>
+      <readonly/>
+      <address type='drive' controller='0' bus='0' target='0' unit='0'/>
+    </disk>
+    <interface type='network'>
+      <mac address='52:54:00:9c:7f:33'/>
+      <source network='default'/>
+      <model type='virtio'/>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0'/>
+    </interface>
+    <graphics type='vnc' port='-1' autoport='yes'>
+      <listen type='address'/>
+    </graphics>
+  </devices>
+</domain>
+"""
+
+
+def spec(**kw):
+    base = dict(name="g1", virt_type="qemu", vcpus=1, memory_mib=128, machine="pc", boot=["cdrom", "hd"],
+                disks=assign_targets([
+                    dict(pool="p", volume="g1.qcow2", bus="virtio", device="disk", format="qcow2", target=None),
+                    dict(path="/iso/a.iso", bus="sata", device="cdrom", format=None, target=None),
+                ]),
+                interfaces=[dict(network="default", model="virtio")], graphics="vnc")
+    base.update(kw)
+    return base
+
+
+MANAGED = {"disk", "interface", "graphics"}
+
+
+def test_same_spec_is_a_subset_of_what_libvirt_returns():
+    differences, _merged = compare(build(spec()), parse(ACTUAL), MANAGED)
+    assert differences == []
+
+
+def test_build_new_has_defaults_and_targets():
+    root = build(spec(virt_type=None, graphics=None), new=True)
+    assert root.get("type") == "kvm"
+    assert [t.get("dev") for t in root.findall("devices/disk/target")] == ["vda", "sda"]
+    assert root.find("features/acpi") is not None
+    assert root.findtext("memory") == str(128 * 1024)
+    assert root.find("devices/graphics") is None
+
+
+def test_memory_change_is_reported_and_merged_keeping_mac_uuid_addresses():
+    differences, merged = compare(build(spec(memory_mib=256, vcpus=2)), parse(ACTUAL), MANAGED)
+    paths = dict((p, (w, h)) for p, w, h in differences)
+    assert paths["domain/memory"] == (str(256 * 1024), "131072")
+    assert paths["domain/vcpu"] == ("2", "1")
+    assert merged.findtext("uuid") == "634305cb-7596-4954-96af-d6a29af0f89b"
+    assert merged.find("devices/interface/mac").get("address") == "52:54:00:9c:7f:33"
+    assert merged.find("devices/disk/address").get("slot") == "0x05"
+    assert merged.find("os/type").get("machine") == "pc-i440fx-7.2"
+    assert compare(build(spec(memory_mib=256, vcpus=2)), merged, MANAGED)[0] == []
+
+
+def test_machine_alias_and_change():
+    assert machine_matches("pc", "pc-i440fx-7.2")
+    assert machine_matches("q35", "pc-q35-7.2")
+    assert machine_matches("pc-i440fx-7.2", "pc-i440fx-7.2")
+    assert not machine_matches("q35", "pc-i440fx-7.2")
+    differences, merged = compare(build(spec(machine="q35")), parse(ACTUAL), MANAGED)
+    assert ("domain/os/type/@machine", "q35", "pc-i440fx-7.2") in differences
+    assert merged.find("os/type").get("machine") == "q35"
+
+
+def test_boot_order_is_a_list():
+    differences, merged = compare(build(spec(boot=["hd"])), parse(ACTUAL), MANAGED)
+    assert differences == [("domain/os/boot", ["hd"], ["cdrom", "hd"])]
+    assert [b.get("dev") for b in merged.findall("os/boot")] == ["hd"]
+    # The <boot> elements stay right after <type>, where libvirt's schema wants them.
+    assert [c.tag for c in merged.find("os")] == ["type", "boot"]
+
+
+def test_interface_without_mac_matched_by_position_keeps_mac():
+    differences, merged = compare(build(spec(interfaces=[dict(network="default", model="e1000")])), parse(ACTUAL), MANAGED)
+    assert differences == [("domain/devices/interface[52:54:00:9c:7f:33]/model/@type", "e1000", "virtio")]
+    nic = merged.find("devices/interface")
+    assert nic.find("mac").get("address") == "52:54:00:9c:7f:33"
+    assert nic.find("model").get("type") == "e1000"
+
+
+def test_interface_with_other_mac_replaces_and_extra_is_removed():
+    wanted = [dict(network="default", model="virtio", mac="52:54:00:00:00:01")]
+    differences, merged = compare(build(spec(interfaces=wanted)), parse(ACTUAL), MANAGED)
+    assert [p for p, _w, _h in differences] == ["domain/devices/interface[52:54:00:00:00:01]",
+                                                "domain/devices/interface[52:54:00:9c:7f:33]"]
+    assert [m.get("address") for m in merged.findall("devices/interface/mac")] == ["52:54:00:00:00:01"]
+
+
+def test_interface_type_change_keeps_mac_and_address():
+    differences, merged = compare(build(spec(interfaces=[dict(bridge="br0", model="virtio")])), parse(ACTUAL), MANAGED)
+    assert ("domain/devices/interface[52:54:00:9c:7f:33]/@type", "bridge", "network") in differences
+    nic = merged.find("devices/interface")
+    assert nic.get("type") == "bridge"
+    assert nic.find("source").attrib == {"bridge": "br0"}
+    assert nic.find("mac").get("address") == "52:54:00:9c:7f:33"
+    assert nic.find("address").get("slot") == "0x03"
+
+
+def test_disk_list_is_authoritative_unlisted_removed():
+    only_disk = spec(disks=assign_targets([dict(pool="p", volume="g1.qcow2", bus="virtio", device="disk", format="qcow2", target=None)]))
+    differences, merged = compare(build(only_disk), parse(ACTUAL), MANAGED)
+    assert [p for p, _w, _h in differences] == ["domain/devices/disk[sda]"]
+    assert [t.get("dev") for t in merged.findall("devices/disk/target")] == ["vda"]
+
+
+def test_unspecified_kinds_are_left_alone():
+    bare = dict(name="g1", memory_mib=128)
+    differences, merged = compare(build(bare), parse(ACTUAL), set())
+    assert differences == []
+    assert len(merged.findall("devices/disk")) == 2
+
+
+def test_graphics_none_removes_graphics():
+    differences, merged = compare(build(spec(graphics="none")), parse(ACTUAL), MANAGED)
+    assert [p for p, _w, _h in differences] == ["domain/devices/graphics[vnc]"]
+    assert merged.find("devices/graphics") is None
+
+
+def test_new_disk_is_added():
+    disks = assign_targets([dict(pool="p", volume="g1.qcow2", bus="virtio", device="disk", format="qcow2", target=None),
+                            dict(path="/iso/a.iso", bus="sata", device="cdrom", format=None, target=None),
+                            dict(pool="p", volume="data", bus="virtio", device="disk", format="raw", target=None)])
+    assert [d["target"] for d in disks] == ["vda", "sda", "vdb"]
+    differences, merged = compare(build(spec(disks=disks)), parse(ACTUAL), MANAGED)
+    assert [p for p, _w, _h in differences] == ["domain/devices/disk[vdb]"]
+    assert merged.findall("devices/disk")[-1].find("source").get("volume") == "data"
+
+
+def test_assign_targets_skips_given_names():
+    disks = assign_targets([dict(bus="virtio", target=None), dict(bus="virtio", target="vda"), dict(bus="ide", target=None)])
+    assert [d["target"] for d in disks] == ["vdb", "vda", "hda"]
+
+
+def test_user_xml_memory_units_are_normalised():
+    root = parse_user_xml("xml", "<domain type='qemu'><name>g1</name><memory unit='MiB'>128</memory><vcpu>1</vcpu></domain>")
+    assert root.find("memory").get("unit") == "KiB"
+    assert root.findtext("memory") == "131072"
+    assert compare(root, parse(ACTUAL), set())[0] == []
+
+
+@pytest.mark.parametrize("text, message", [
+    ("<domain><name>x</name>", "not well-formed"),
+    ("<network/>", "root element must be <domain>"),
+    ("<domain><memory unit='XB'>1</memory></domain>", "unknown unit"),
+    ("<domain><memory>12X</memory></domain>", "must be an integer"),
+])
+def test_user_xml_bad(text, message):
+    with pytest.raises(ValidationError) as err:
+        parse_user_xml("domains[2].xml", text)
+    assert err.value.field == "domains[2].xml"
+    assert message in str(err.value)
+
+
+def test_describe():
+    info = describe(parse(ACTUAL))
+    assert info["memory_mib"] == 128
+    assert info["vcpus"] == 1
+    assert info["boot"] == ["cdrom", "hd"]
+    assert info["interfaces"] == [dict(type="network", network="default", bridge=None, model="virtio", mac="52:54:00:9c:7f:33")]
+    assert info["disks"][0]["pool"] == "p" and info["disks"][0]["target"] == "vda"
+    assert info["disks"][1]["path"] == "/iso/a.iso" and info["disks"][1]["device"] == "cdrom"
+
+
+def test_built_xml_is_well_formed_text():
+    text = to_string(build(spec(), new=True))
+    assert parse(text).findtext("name") == "g1"
