@@ -422,4 +422,3 @@ def _proc_ipv4(fib_trie, route):
                 best = (name, mask)
         if best:
             yield best[0], "{0}/{1}".format(address, bin(best[1]).count("1"))
-

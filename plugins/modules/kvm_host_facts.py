@@ -44,7 +44,7 @@ seealso:
     description: The URI formats libvirt accepts.
     link: https://libvirt.org/uri.html
 author:
-  - kvmops contributors
+  - kvmops contributors (@kvmops)
 """
 
 EXAMPLES = r"""
