@@ -174,6 +174,18 @@ def _xml_inactive(pool):
         return pool.XMLDesc(0)
 
 
+def _permissions(root):
+    """(mode, uid, gid) from a pool definition; None where it sets none."""
+    values = []
+    for tag in ("mode", "owner", "group"):
+        text = (root.findtext("target/permissions/{0}".format(tag)) or "").strip()
+        if not text or text == "-1":
+            values.append(None)
+        else:
+            values.append(int(text, 8) if tag == "mode" else int(text))
+    return tuple(values)
+
+
 def describe(pool):
     """The `pool` return value of an existing pool."""
     root = parse(pool.XMLDesc(0))
@@ -246,6 +258,7 @@ class PoolManager:
             was_active = False
             path = spec.path
             created = True
+            defined = (spec.mode, spec.uid, spec.gid)
         else:
             actual = parse(conn.call("read pool {0}".format(spec.name), _xml_inactive, pool))
             if actual.get("type") != spec.type:
@@ -254,6 +267,7 @@ class PoolManager:
             differences = subset_differences(desired, actual)
             for where, want, have in differences:
                 self.tracker.add(where, have, want)
+            defined = _permissions(merge_into(desired, actual))
             if differences:
                 merged = to_string(merge_into(desired, actual))
                 self._do("redefine pool {0}".format(spec.name), conn.conn.storagePoolDefineXML, merged, 0)
@@ -268,7 +282,7 @@ class PoolManager:
                 self.tracker.add("restarted", False, True)
                 self._later("stop pool {0} to apply its new definition".format(spec.name), get_pool, "destroy")
                 was_active = False
-        self._plan_directory(spec, path, created, get_pool)
+        self._plan_directory(spec, path, created, get_pool, defined)
         if spec.active and not was_active:
             if not self.restarted:
                 self.tracker.add("active", False, True)
@@ -285,14 +299,16 @@ class PoolManager:
         """Queue a call on a pool that may only exist once earlier actions ran."""
         self.actions.append((label, lambda: self.connection.call(label, getattr(get_pool(), method), *args)))
 
-    def _plan_directory(self, spec, path, created, get_pool):
+    def _plan_directory(self, spec, path, created, get_pool, defined):
+        """The directory gets the permissions of the pool's definition (the
+        options given, else what the existing definition says)."""
         if not is_local(self.connection.uri):
             # Not this host's file system: let libvirt build the directory
             # of a new pool (it applies the permissions of the definition).
             if created:
                 self._later("build pool {0}".format(spec.name), get_pool, "build", 0)
             return
-        directory = PoolDirectory(path, spec.mode, spec.uid, spec.gid)
+        directory = PoolDirectory(path, *defined)
         have = directory.actual()
         want = directory.desired(have)
         if have is None:
