@@ -102,7 +102,7 @@ class HostFactsReader:
         return dict(
             virtualization=self.virtualization(cpuinfo),
             cpu=self.cpu(cpuinfo),
-            memory_mib=meminfo.get("MemTotal", 0) // 1024 if "MemTotal" in meminfo else None,
+            memory_mib=meminfo["MemTotal"] // 1024 if "MemTotal" in meminfo else None,
             iommu_enabled=self.iommu_enabled(),
             hugepages=self.hugepages(meminfo),
             libvirt=self.libvirt_facts(),
