@@ -41,7 +41,7 @@ class _Hosts:
         self.hosts = []
 
     def start(self, count=1, **kwargs):
-        new = [lab.TestHost(**kwargs) for _ in range(count)]
+        new = [lab.TestHost(**kwargs) for _index in range(count)]
         self.hosts.extend(new)  # registered before start: a half-started host is removed too
         with ThreadPoolExecutor(max_workers=count) as pool:
             futures = [pool.submit(h.start) for h in new]

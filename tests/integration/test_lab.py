@@ -114,7 +114,7 @@ def test_removed_host_is_gone():
     finally:
         host.remove()
     assert not host.exists()
-    assert host.name not in [name for name, _ in lab.list_hosts()]
+    assert host.name not in lab.host_names()
     assert lab.podman("ps", "-a", "-q", "--filter", "name=^{0}$".format(host.name)).stdout.strip() == ""
     # Not asserted: that nothing answers on the old IP; podman may give it to another engineer's host at once.
     host.remove()  # removing again is a no-op
@@ -141,7 +141,7 @@ def test_fixtures_remove_hosts_when_the_test_fails(tmp_path):
     assert "deliberate failure" in proc.stdout
     started = names.read_text(encoding="utf-8").split()
     assert len(started) == 3 and all(n.startswith("kvmops-th-") for n in started)
-    existing = [name for name, _ in lab.list_hosts()]
+    existing = lab.host_names()
     assert [n for n in started if n in existing] == []
 
 

@@ -233,7 +233,7 @@ class TestHost:
     def _unmount_hostname(self) -> None:
         # podman bind-mounts /etc/hostname (sometimes more than once); a privileged
         # host may change its hostname only once the image's own file shows through.
-        for _ in range(10):
+        for _attempt in range(10):
             if self.exec(["umount", "/etc/hostname"], check=False).returncode != 0:
                 return
         raise TestHostError("{0}: /etc/hostname is still mounted".format(self.name))
@@ -282,6 +282,11 @@ def list_hosts() -> list:
         pid = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
         result.append((parts[0], pid))
     return result
+
+
+def host_names() -> list:
+    """Names of every container with the test-host label."""
+    return [name for name, _pid in list_hosts()]
 
 
 def gc(remove_all=False) -> list:
