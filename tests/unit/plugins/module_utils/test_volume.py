@@ -1,0 +1,310 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""kvm_volume's back end: input validation and plan/apply against libvirt's
+test:///default driver; uploads (which that driver lacks) against the
+runner's libvirtd, in a pool of this test's own under tmp_path."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+
+import libvirt
+import pytest
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import NotFoundError, ValidationError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import Connection
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._volume import (
+    VolumeManager,
+    VolumePlan,
+    VolumeSpec,
+    sha256_file,
+)
+
+TEST_URI = "test:///default"
+TEST_POOL = "default-pool"
+SYSTEM_URI = "qemu:///system"
+
+
+@pytest.fixture
+def connection():
+    conn = Connection(TEST_URI)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def name():
+    return "u{0}.qcow2".format(uuid.uuid4().hex[:8])
+
+
+@pytest.fixture
+def src(tmp_path):
+    path = tmp_path / "src.img"
+    path.write_bytes(os.urandom(256 * 1024))
+    return path
+
+
+def reconcile(connection, check_mode=False, **params):
+    params.setdefault("pool", TEST_POOL)
+    [result] = VolumeManager(connection, check_mode).reconcile([VolumeSpec(**params)])
+    return result
+
+
+def capacity_of(connection, pool, name):
+    return connection.volume(connection.pool(pool), name).info()[1]
+
+
+# -------------------------------------------------------------- validation
+
+@pytest.mark.parametrize("params, field, message", [
+    (dict(name="v", capacity="1G"), "pool", "required"),
+    (dict(pool="p", capacity="1G"), "name", "required"),
+    (dict(pool="p", name="a/b", capacity="1G"), "name", "must not contain '/'"),
+    (dict(pool="p", name="v", capacity=0), "capacity", "greater than 0"),
+    (dict(pool="p", name="v", capacity="12X"), "capacity", "is not a size"),
+    (dict(pool="p", name="v", format="vmdk"), "format", "is not one of"),
+    (dict(pool="p", name="v", state="running"), "state", "is not one of"),
+    (dict(pool="p", name="v", src="/nonexistent/kvmops.iso"), "src", "does not exist"),
+    (dict(pool="p", name="v", src="/"), "src", "not a regular file"),
+    (dict(pool="p", name="v", checksum="md5:abc"), "checksum", "expected sha256:"),
+    (dict(pool="p", name="v", checksum="sha256:" + "g" * 64), "checksum", "expected sha256:"),
+    (dict(pool="p", name="v", checksum="a" * 64), "checksum", "expected sha256:"),
+])
+def test_bad_input_names_the_field(params, field, message):
+    with pytest.raises((ValidationError, NotFoundError)) as info:
+        VolumeSpec(**params)
+    assert info.value.field == field
+    assert str(info.value).startswith(field + ": ")
+    assert message in str(info.value)
+
+
+def test_capacity_and_src_are_exclusive(src):
+    with pytest.raises(ValidationError, match=r"^capacity: cannot be combined with src"):
+        VolumeSpec(pool="p", name="v", capacity="1G", src=str(src))
+
+
+def test_empty_src_fails(tmp_path):
+    (tmp_path / "empty").write_bytes(b"")
+    with pytest.raises(ValidationError, match=r"^src: .* is empty"):
+        VolumeSpec(pool="p", name="v", src=str(tmp_path / "empty"))
+
+
+def test_missing_src_is_fine_for_absent():
+    assert VolumeSpec(pool="p", name="v", state="absent", src="/nonexistent/kvmops.iso").state == "absent"
+
+
+def test_items_take_defaults_and_name_their_index():
+    defaults = dict(pool="store", state="present", format="raw", capacity=None, name=None, src=None, checksum=None)
+    spec = VolumeSpec.from_params(dict(name="a", capacity="1M"), defaults, prefix="volumes[0].")
+    assert (spec.pool, spec.format, spec.capacity, spec.state) == ("store", "raw", 1024 * 1024, "present")
+    spec = VolumeSpec.from_params(dict(name="b", capacity="1M", format="qcow2", pool="other"), defaults, prefix="volumes[1].")
+    assert (spec.pool, spec.format) == ("other", "qcow2")
+    with pytest.raises(ValidationError, match=r"^volumes\[2\]\.capacity: "):
+        VolumeSpec.from_params(dict(name="c", capacity="0"), defaults, prefix="volumes[2].")
+
+
+def test_checksum_is_normalised():
+    spec = VolumeSpec(pool="p", name="v", checksum=" sha256:" + "AB" * 32 + " ")
+    assert spec.checksum == "ab" * 32
+
+
+def test_default_formats(src):
+    assert VolumeSpec(pool="p", name="v", capacity=1).create_format == "qcow2"
+    assert VolumeSpec(pool="p", name="v", src=str(src)).create_format == "raw"
+    assert VolumeSpec(pool="p", name="v", src=str(src), format="iso").create_format == "iso"
+
+
+# ------------------------------------------------------ plan/apply (test://)
+
+def test_create_check_apply_and_rerun(connection, name):
+    check = reconcile(connection, check_mode=True, name=name, capacity="1M")
+    assert check["changed"]
+    assert check["diff"]["after"] == {"state": "present", "capacity": 1048576, "format": "qcow2"}
+    assert check["volume"]["key"] is None
+    assert connection.volume(connection.pool(TEST_POOL), name) is None
+    applied = reconcile(connection, name=name, capacity="1M")
+    assert applied["changed"] and applied["actions"] == check["actions"]
+    assert applied["volume"]["capacity"] == 1048576
+    assert applied["volume"]["format"] == "qcow2"
+    assert applied["volume"]["path"] == "/default-pool/" + name
+    assert not reconcile(connection, check_mode=True, name=name, capacity="1M")["changed"]
+    assert not reconcile(connection, name=name, capacity=1048576)["changed"]
+    assert not reconcile(connection, name=name)["changed"]
+
+
+def test_shrink_fails_and_changes_nothing(connection, name):
+    reconcile(connection, name=name, capacity="2M")
+    with pytest.raises(ValidationError, match=r"^capacity: .* 2097152 bytes; shrinking it to 1048576 bytes is not supported"):
+        reconcile(connection, name=name, capacity="1M")
+    assert capacity_of(connection, TEST_POOL, name) == 2097152
+
+
+def test_grow_is_planned(connection, name):
+    reconcile(connection, name=name, capacity="1M")
+    check = reconcile(connection, check_mode=True, name=name, capacity="2M")
+    assert check["diff"] == {"before": {"capacity": 1048576}, "after": {"capacity": 2097152},
+                             "before_header": "volume default-pool/" + name, "after_header": "volume default-pool/" + name}
+    assert check["volume"]["capacity"] == 2097152
+    assert check["actions"] == ["grow volume default-pool/{0} to 2097152 bytes".format(name)]
+    assert capacity_of(connection, TEST_POOL, name) == 1048576
+
+
+@pytest.mark.parametrize("fmt, have, want, changed", [
+    ("qcow2", 1024, 1000, False),   # qemu-img rounded 1000 up to a whole sector
+    ("qcow2", 1536, 1000, None),    # more than a sector above: a shrink
+    ("raw", 1024, 1000, None),
+    ("raw", 1000, 1000, False),
+    ("raw", 1000, 1024, True),
+])
+def test_capacity_comparison(connection, fmt, have, want, changed):
+    plan = VolumePlan(VolumeSpec(pool="p", name="v", capacity=want))
+    current = dict(capacity=have, format=fmt)
+    manager = VolumeManager(connection)
+    if changed is None:
+        with pytest.raises(ValidationError, match="^capacity: "):
+            manager._plan_capacity(plan, None, current)
+    else:
+        manager._plan_capacity(plan, None, current)
+        assert plan.changed is changed
+
+
+def test_format_of_an_existing_volume_is_not_converted(connection, name):
+    reconcile(connection, name=name, capacity="1M", format="qcow2")
+    with pytest.raises(ValidationError, match=r"^format: volume .* is qcow2"):
+        reconcile(connection, name=name, format="raw")
+
+
+def test_unknown_pool_fails(connection, name):
+    with pytest.raises(NotFoundError, match=r"^pool: storage pool kvmops-no-such-pool does not exist"):
+        reconcile(connection, pool="kvmops-no-such-pool", name=name, capacity="1M")
+
+
+def test_inactive_pool_fails(connection, name, tmp_path):
+    pool_name = "u{0}-off".format(uuid.uuid4().hex[:8])
+    connection.conn.storagePoolDefineXML(
+        "<pool type='dir'><name>{0}</name><target><path>{1}</path></target></pool>".format(pool_name, tmp_path), 0)
+    with pytest.raises(ValidationError, match=r"^pool: storage pool .* is not active"):
+        reconcile(connection, pool=pool_name, name=name, capacity="1M")
+
+
+def test_create_needs_capacity_or_src(connection, name):
+    with pytest.raises(ValidationError, match=r"^capacity: required to create"):
+        reconcile(connection, name=name)
+    with pytest.raises(ValidationError, match=r"^src: required to create .* with a checksum"):
+        reconcile(connection, name=name, checksum="sha256:" + "0" * 64)
+    assert connection.volume(connection.pool(TEST_POOL), name) is None
+
+
+def test_absent(connection, name):
+    reconcile(connection, name=name, capacity="1M")
+    check = reconcile(connection, check_mode=True, name=name, state="absent")
+    assert check["changed"] and connection.volume(connection.pool(TEST_POOL), name) is not None
+    applied = reconcile(connection, name=name, state="absent")
+    assert applied["changed"] and applied["volume"] == {}
+    assert connection.volume(connection.pool(TEST_POOL), name) is None
+    assert not reconcile(connection, name=name, state="absent")["changed"]
+
+
+def test_list_is_planned_whole_before_any_change(connection, name):
+    specs = [
+        VolumeSpec(pool=TEST_POOL, name=name, capacity="1M", prefix="volumes[0]."),
+        VolumeSpec(pool="kvmops-no-such-pool", name="b", capacity="1M", prefix="volumes[1]."),
+    ]
+    with pytest.raises(NotFoundError, match=r"^volumes\[1\]\.pool: "):
+        VolumeManager(connection).reconcile(specs)
+    assert connection.volume(connection.pool(TEST_POOL), name) is None
+
+
+def test_list_rejects_duplicates(connection, name):
+    specs = [VolumeSpec(pool=TEST_POOL, name=name, capacity="1M", prefix="volumes[{0}].".format(i)) for i in range(2)]
+    with pytest.raises(ValidationError, match=r"^volumes\[1\]\.name: .* listed more than once"):
+        VolumeManager(connection).reconcile(specs)
+
+
+def test_list_results_per_item(connection, name):
+    reconcile(connection, name=name, capacity="1M")
+    specs = [VolumeSpec(pool=TEST_POOL, name=name, capacity="1M"),
+             VolumeSpec(pool=TEST_POOL, name="x" + name, capacity="1M")]
+    results = VolumeManager(connection).reconcile(specs)
+    assert [r["changed"] for r in results] == [False, True]
+    assert [r["volume"]["name"] for r in results] == [name, "x" + name]
+
+
+# ---------------------------------------------- uploads (qemu:///system)
+
+@pytest.fixture
+def system():
+    """A connection to the runner's libvirtd and a dir pool of this test's own."""
+    try:
+        conn = libvirt.open(SYSTEM_URI)
+    except libvirt.libvirtError as e:
+        pytest.skip("libvirtd not reachable at {0}: {1}".format(SYSTEM_URI, e))
+    conn.close()
+    connection = Connection(SYSTEM_URI)
+    pool_name = "kvmops-it-unit-volume-{0}".format(uuid.uuid4().hex[:8])
+    path = "/var/tmp/{0}".format(pool_name)
+    os.makedirs(path)
+    pool = connection.conn.storagePoolDefineXML(
+        "<pool type='dir'><name>{0}</name><target><path>{1}</path></target></pool>".format(pool_name, path), 0)
+    pool.create(0)
+    yield connection, pool_name, path
+    pool.refresh(0)
+    for volume in pool.listAllVolumes(0):
+        volume.delete(0)
+    pool.destroy()
+    pool.delete(0)
+    pool.undefine()
+    connection.close()
+
+
+def test_upload_verify_and_rerun(system, src):
+    connection, pool, path = system
+    checksum = "sha256:" + sha256_file(str(src))
+    params = dict(pool=pool, name="up.img", src=str(src), checksum=checksum)
+    check = reconcile(connection, check_mode=True, **params)
+    assert check["changed"] and check["diff"]["after"]["content"] == checksum
+    assert not os.path.exists(os.path.join(path, "up.img"))
+    applied = reconcile(connection, **params)
+    assert applied["changed"]
+    assert applied["volume"]["capacity"] == os.path.getsize(str(src))
+    with open(os.path.join(path, "up.img"), "rb") as handle:
+        assert hashlib.sha256(handle.read()).hexdigest() == checksum[len("sha256:"):]
+    assert not reconcile(connection, check_mode=True, **params)["changed"]
+    assert not reconcile(connection, pool=pool, name="up.img", src=str(src))["changed"]
+    # Without src, a matching checksum is unchanged; another one fails.
+    assert not reconcile(connection, pool=pool, name="up.img", checksum=checksum)["changed"]
+    with pytest.raises(ValidationError, match=r"^checksum: volume .* has sha256:"):
+        reconcile(connection, pool=pool, name="up.img", checksum="sha256:" + "0" * 64)
+
+
+def test_upload_that_does_not_verify_is_deleted(system, src):
+    """The source changes between plan and upload: the upload does not match
+    the checksum planned, so the new volume is deleted and the run fails."""
+    connection, pool, path = system
+    spec = VolumeSpec(pool=pool, name="race.img", src=str(src), checksum="sha256:" + sha256_file(str(src)))
+    manager = VolumeManager(connection)
+    plan = manager.plan(spec)
+    assert plan.changed
+    src.write_bytes(os.urandom(256 * 1024))
+    with pytest.raises(ValidationError, match=r"^checksum: volume .* after the upload, .*the volume was deleted"):
+        for _label, action in plan.actions:
+            action()
+    libvirt_pool = connection.pool(pool)
+    libvirt_pool.refresh(0)
+    assert connection.volume(libvirt_pool, "race.img") is None
+    assert not os.path.exists(os.path.join(path, "race.img"))
+
+
+def test_changed_source_replaces_the_volume(system, src):
+    connection, pool, path = system
+    reconcile(connection, pool=pool, name="r.img", src=str(src))
+    src.write_bytes(os.urandom(128 * 1024))
+    check = reconcile(connection, check_mode=True, pool=pool, name="r.img", src=str(src))
+    assert check["diff"]["before"]["content"] == "{0} bytes".format(256 * 1024)
+    applied = reconcile(connection, pool=pool, name="r.img", src=str(src))
+    assert applied["actions"] == ["replace volume {0}/r.img from {1}".format(pool, src)]
+    assert applied["volume"]["capacity"] == 128 * 1024
+    assert sha256_file(os.path.join(path, "r.img")) == sha256_file(str(src))
