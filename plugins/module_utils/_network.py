@@ -29,7 +29,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import etre
 FORWARD_MODES = ("nat", "route", "bridge", "isolated")
 DEFAULT_FORWARD = "nat"
 # Elements libvirt refuses in a network with <forward mode='bridge'/>.
-_NOT_IN_BRIDGE_MODE = ("ip", "ip6", "dns", "domain", "mac", "mtu", "route", "dnsmasq:options")
+_NOT_IN_BRIDGE_MODE = ("ip", "dns", "domain", "mac", "mtu", "route")
 # Attributes of <bridge> libvirt refuses in bridge mode.
 _BRIDGE_ATTRS_NOT_IN_BRIDGE_MODE = ("stp", "delay", "zone", "macTableManager")
 
@@ -175,7 +175,7 @@ class NetworkSpec:
         """Options that only make sense with some forward modes.  Also called
         with the mode of the existing network when `forward` is not given."""
         if mode == "bridge":
-            if self.bridge is None:
+            if self.bridge is None and self.forward == "bridge":
                 raise ValidationError("bridge", "is required with forward: bridge (the name of an existing host bridge, e.g. br0)")
             for field in ("ipv4", "domain", "mtu"):
                 if getattr(self, field) is not None:
@@ -446,10 +446,13 @@ def plan_definition(spec, inactive, live=None, active=False, autostart=False):
             plan.tracker.add("ipv4.dhcp_ranges", [list(r) for r in dhcp_ranges(inactive)], [list(r) for r in dhcp_ranges(new)])
         if not plan.tracker.changed:  # a difference the summary does not show
             plan.tracker.add("definition", [d[0] for d in differences], "as specified")
-    pending = bool(active and live is not None and definition_differences(spec, live))
+    # What the running network lacks; more than `differences` when an earlier
+    # definition was saved without a restart.
+    live_differences = definition_differences(spec, live) if active and live is not None else []
+    pending = bool(live_differences) and not differences
     if active and spec.active:
-        only_dhcp = differences and all(_is_dhcp_path(path) for path, _w, _h in differences)
-        if only_dhcp and not pending:
+        only_dhcp = differences and all(_is_dhcp_path(path) for path, _w, _h in differences + live_differences)
+        if only_dhcp and dhcp_ranges(live) == dhcp_ranges(inactive):
             plan.live_update, plan.dhcp_index = _dhcp_commands(spec, inactive)
         elif differences or pending:
             if spec.restart:
