@@ -100,8 +100,6 @@ def test_two_hosts_at_once_are_distinct(testhost_factory, run_playbook, tmp_path
     assert keys[0] != keys[1], "host keys must be made per host at first boot"
 
 
-@pytest.mark.xfail(strict=True, reason="tests/lab/image.sh bakes debootstrap's /etc/machine-id into the image; "
-                   "drop this marker once the recipe empties it")
 def test_hosts_have_their_own_machine_id(testhost_factory):
     machine_ids = [h.exec(["cat", "/etc/machine-id"]).stdout.strip() for h in testhost_factory(2)]
     assert machine_ids[0] != machine_ids[1]
