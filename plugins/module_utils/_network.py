@@ -419,6 +419,7 @@ def plan_definition(spec, inactive, live=None, active=False, autostart=False):
     if inactive is None:
         plan.create = True
         plan.define_xml = build_definition(spec, None)
+        _check_nat_address(plan.define_xml)
         after = summary(plan.define_xml)
         plan.tracker.add("state", "absent", "present")
         for key, value in _flat(after).items():
@@ -438,6 +439,7 @@ def plan_definition(spec, inactive, live=None, active=False, autostart=False):
     new = inactive
     if differences:
         new = build_definition(spec, inactive)
+        _check_nat_address(new)
         plan.define_xml = new
         before, after = _flat(summary(inactive)), _flat(summary(new))
         for key in sorted(before):
@@ -472,6 +474,12 @@ def plan_definition(spec, inactive, live=None, active=False, autostart=False):
         plan.tracker.add("autostart", bool(autostart), spec.autostart)
     plan.predicted = summary(new, spec.active, spec.autostart)
     return plan
+
+
+def _check_nat_address(root):
+    if forward_mode(root) == "nat" and ipv4_element(root)[0] is None:
+        raise ValidationError("ipv4", "is required with forward: nat (libvirt masquerades the network's IPv4 subnet); "
+                              "give ipv4.address, or use forward: isolated or route")
 
 
 def _dhcp_commands(spec, inactive):
@@ -533,7 +541,7 @@ class NetworkManager:
         inactive = live = None
         active = autostart = False
         if network is not None:
-            inactive = parse(self._call("read network", network.XMLDesc, libvirt.VIR_NETWORK_XML_INACTIVE))
+            inactive = self._inactive_xml(network)
             active = bool(self._call("check network", network.isActive))
             autostart = bool(self._call("check network", network.autostart))
             if active:
@@ -553,10 +561,21 @@ class NetworkManager:
             result["network"] = plan.predicted
         else:
             result["network"] = summary(
-                parse(self._call("read network", network.XMLDesc, libvirt.VIR_NETWORK_XML_INACTIVE)),
+                self._inactive_xml(network),
                 bool(self._call("check network", network.isActive)),
                 bool(self._call("check network", network.autostart)))
         return result
+
+    def _inactive_xml(self, network):
+        """The definition libvirt would start the network with.  Drivers
+        without VIR_NETWORK_XML_INACTIVE (the test driver) keep no separate
+        live state, so their plain XML is that definition."""
+        try:
+            return parse(network.XMLDesc(libvirt.VIR_NETWORK_XML_INACTIVE))
+        except libvirt.libvirtError as e:
+            if e.get_error_code() != libvirt.VIR_ERR_INVALID_ARG:
+                raise LibvirtError("read network {0}".format(self.spec.name), e)
+        return parse(self._call("read network {0}".format(self.spec.name), network.XMLDesc, 0))
 
     def _check_bridge(self, plan, inactive, live):
         """Before any write: a bridge-mode network needs its host bridge; any
