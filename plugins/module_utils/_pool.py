@@ -216,6 +216,7 @@ class PoolManager:
         self.actions = []
         self.restarted = False
         pool = self.connection.pool(spec.name)
+        self._ref = {"pool": pool}
         if spec.state == "absent":
             predicted = self._plan_absent(spec, pool)
         else:
@@ -246,15 +247,13 @@ class PoolManager:
                 raise ValidationError("path", "required to create pool {0}".format(spec.name))
             self.tracker.add("state", "absent", "present")
             self.tracker.add("definition", None, to_string(desired))
-            holder = {}
 
             def define():
-                holder["pool"] = conn.call("define pool {0}".format(spec.name), conn.conn.storagePoolDefineXML, to_string(desired), 0)
+                self._ref["pool"] = conn.call("define pool {0}".format(spec.name), conn.conn.storagePoolDefineXML, to_string(desired), 0)
 
             self.actions.append(("define pool {0}".format(spec.name), define))
             current = dict(name=spec.name, uuid=None, type=spec.type, path=spec.path, active=False, autostart=False,
                            capacity=None, allocation=None, available=None)
-            get_pool = lambda: holder["pool"]  # noqa: E731
             was_active = False
             path = spec.path
             created = True
@@ -272,7 +271,6 @@ class PoolManager:
                 merged = to_string(merge_into(desired, actual))
                 self._do("redefine pool {0}".format(spec.name), conn.conn.storagePoolDefineXML, merged, 0)
             current = conn.call("read pool {0}".format(spec.name), describe, pool)
-            get_pool = lambda: pool  # noqa: E731
             was_active = current["active"]
             path = spec.path or actual.findtext("target/path")
             created = any(where == "pool/target/path" for where, _w, _h in differences)
@@ -280,33 +278,33 @@ class PoolManager:
             if was_active and spec.active and needs_restart:
                 self.restarted = True
                 self.tracker.add("restarted", False, True)
-                self._later("stop pool {0} to apply its new definition".format(spec.name), get_pool, "destroy")
+                self._later("stop pool {0} to apply its new definition".format(spec.name), "destroy")
                 was_active = False
-        self._plan_directory(spec, path, created, get_pool, defined)
+        self._plan_directory(spec, path, created, defined)
         if spec.active and not was_active:
             if not self.restarted:
                 self.tracker.add("active", False, True)
-            self._later("start pool {0}".format(spec.name), get_pool, "create", 0)
+            self._later("start pool {0}".format(spec.name), "create", 0)
         elif not spec.active and was_active:
             self.tracker.add("active", True, False)
-            self._later("stop pool {0}".format(spec.name), get_pool, "destroy")
+            self._later("stop pool {0}".format(spec.name), "destroy")
         if self.tracker.add("autostart", current["autostart"], spec.autostart):
-            self._later("set autostart of pool {0}".format(spec.name), get_pool, "setAutostart", int(spec.autostart))
+            self._later("set autostart of pool {0}".format(spec.name), "setAutostart", int(spec.autostart))
         current.update(path=path, active=spec.active, autostart=spec.autostart)
         return current
 
-    def _later(self, label, get_pool, method, *args):
-        """Queue a call on a pool that may only exist once earlier actions ran."""
-        self.actions.append((label, lambda: self.connection.call(label, getattr(get_pool(), method), *args)))
+    def _later(self, label, method, *args):
+        """Queue a call on the pool, which may only exist once earlier actions ran."""
+        self.actions.append((label, lambda: self.connection.call(label, getattr(self._ref["pool"], method), *args)))
 
-    def _plan_directory(self, spec, path, created, get_pool, defined):
+    def _plan_directory(self, spec, path, created, defined):
         """The directory gets the permissions of the pool's definition (the
         options given, else what the existing definition says)."""
         if not is_local(self.connection.uri):
             # Not this host's file system: let libvirt build the directory
             # of a new pool (it applies the permissions of the definition).
             if created:
-                self._later("build pool {0}".format(spec.name), get_pool, "build", 0)
+                self._later("build pool {0}".format(spec.name), "build", 0)
             return
         directory = PoolDirectory(path, *defined)
         have = directory.actual()

@@ -86,7 +86,7 @@ notes:
 seealso:
   - module: kvmops.hypervisor.kvm_volume
 author:
-  - kvmops contributors
+  - kvmops contributors (@kvmops)
 """
 
 EXAMPLES = r"""

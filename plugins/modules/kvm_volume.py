@@ -107,7 +107,7 @@ options:
 seealso:
   - module: kvmops.hypervisor.kvm_pool
 author:
-  - kvmops contributors
+  - kvmops contributors (@kvmops)
 """
 
 EXAMPLES = r"""

@@ -250,4 +250,4 @@ def test_definition_round_trips_through_libvirt(connection, name, tmp_path):
     os.makedirs(str(tmp_path / "p"), 0o750)
     os.chmod(str(tmp_path / "p"), 0o750)
     check = reconcile(connection, check_mode=True, name=name, path=str(tmp_path / "p"), mode="0750", owner="0", group="0")
-    assert [k for k in check["diff"]["after"]] == ["active", "autostart"]
+    assert list(check["diff"]["after"]) == ["active", "autostart"]
