@@ -30,8 +30,9 @@ mkdir -p "$rootfs/root/.ssh"
 chmod 700 "$rootfs/root/.ssh"
 echo "deb $mirror bookworm main" > "$rootfs/etc/apt/sources.list"
 rm -f "$rootfs"/etc/ssh/ssh_host_*
-# An empty machine-id makes systemd give each test host its own at boot.
+# An empty machine-id (dbus's copy too) makes systemd give each test host its own at boot.
 : > "$rootfs/etc/machine-id"
+ln -sf /etc/machine-id "$rootfs/var/lib/dbus/machine-id"
 # Host keys are made at first boot, so each test host has its own.
 cat > "$rootfs/etc/systemd/system/ssh-hostkeys.service" <<'UNIT'
 [Unit]
