@@ -120,7 +120,7 @@ seealso:
   - module: kvmops.hypervisor.kvm_bridge
   - module: kvmops.hypervisor.kvm_domain
 author:
-  - kvmops contributors
+  - kvmops contributors (@kvmops)
 """
 
 EXAMPLES = r"""
