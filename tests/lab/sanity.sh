@@ -2,8 +2,11 @@
 # Tier "sanity": ansible-test sanity on the collection, placed in an
 # ansible_collections/kvmops/hypervisor tree (tests/lab/collection.sh --copy).
 #
-#   tests/lab/sanity.sh                   every sanity test, Python 3.11 only
+#   tests/lab/sanity.sh                   every sanity test, Python 3.11 only, with the
+#                                         ansible-test of .venv (ansible-core 2.19)
 #   tests/lab/sanity.sh --test pep8 ...   extra arguments go to ansible-test
+#   tests/lab/sanity.sh --core 2.16.19    the same with another ansible-core (the lowest
+#                                         the collection supports), from .cache/ansible-core-<version>
 #
 # ansible-test runs most sanity tests in virtual environments of its own
 # (~/.ansible/test/venv, cached by the hash of their requirements) and puts
@@ -18,6 +21,19 @@ cd "$KVMOPS_ROOT"
 python_version=3.11
 ca_bundle=/etc/ssl/certs/ca-certificates.crt
 log_dir="$KVMOPS_ROOT/.cache/sanity"
+if [[ "${1:-}" == --core ]]; then
+  core=${2:?--core needs an ansible-core version, e.g. 2.16.19}
+  shift 2
+  venv="$KVMOPS_ROOT/.cache/ansible-core-$core"
+  if [[ ! -x "$venv/bin/ansible-test" ]]; then
+    echo "sanity: creating $venv (ansible-core==$core)"
+    rm -rf "$venv"
+    "python$python_version" -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "ansible-core==$core"
+  fi
+  export PATH="$venv/bin:$PATH"
+  log_dir="$log_dir/$core"
+fi
 mkdir -p "$log_dir"
 log="$log_dir/ansible-test.log"
 issues="$log_dir/issues.txt"
@@ -131,6 +147,12 @@ print("  %d tests: %d ok, %d skipped, %d failed" % (len(cases), counts["ok"], co
 with open(sys.argv[2], "w", encoding="utf-8") as out:
     out.write("".join(l + "\n" for l in issues))
 if issues:
+    per_file = {}
+    for l in issues:
+        path = l.split(": ", 1)[1].split(":", 1)[0] if ": " in l else "?"
+        if "/" in path or path.endswith((".py", ".yml", ".yaml", ".sh")):
+            per_file[path] = per_file.get(path, 0) + 1
+    print("  issues per file: " + ", ".join("%s %d" % kv for kv in sorted(per_file.items())))
     print("----- sanity issues (test: path:line:column: code: message)")
     for line in issues:
         print("  " + line)
