@@ -330,7 +330,9 @@ class PoolManager:
             self._plan_purge(spec, pool, current)
         elif current["active"]:
             self._do("stop pool {0}".format(spec.name), pool.destroy)
-        self._do("undefine pool {0}".format(spec.name), pool.undefine)
+        # A transient pool is gone once stopped; only a persistent one is undefined.
+        if conn.call("read pool {0}".format(spec.name), pool.isPersistent):
+            self._do("undefine pool {0}".format(spec.name), pool.undefine)
         return {}
 
     def _plan_purge(self, spec, pool, current):

@@ -14,7 +14,8 @@ description:
   - Creates, grows and deletes volumes in an active libvirt storage pool.
   - With O(src), streams a file of the managed host (for example an installation ISO) into the volume through
     libvirt, and verifies the volume's content after the upload. A re-run is unchanged when the volume's content
-    already has the expected sha256 (O(checksum), or else the sha256 of O(src)).
+    already has the expected sha256 (O(checksum), or else the sha256 of O(src)). The content is read from the
+    volume's file when the URI is local, and downloaded through libvirt otherwise.
   - Resizing only grows a volume; asking for a smaller O(capacity) fails and changes nothing.
   - With O(volumes), many volumes are handled in one run over one connection. Every item is validated and planned
     before any is touched.

@@ -251,3 +251,11 @@ def test_definition_round_trips_through_libvirt(connection, name, tmp_path):
     os.chmod(str(tmp_path / "p"), 0o750)
     check = reconcile(connection, check_mode=True, name=name, path=str(tmp_path / "p"), mode="0750", owner="0", group="0")
     assert list(check["diff"]["after"]) == ["active", "autostart"]
+
+
+def test_absent_transient_pool_is_only_stopped(connection, name, tmp_path):
+    connection.conn.storagePoolCreateXML(
+        "<pool type='dir'><name>{0}</name><target><path>{1}</path></target></pool>".format(name, tmp_path), 0)
+    applied = reconcile(connection, name=name, state="absent")
+    assert applied["actions"] == ["stop pool {0}".format(name)]
+    assert connection.pool(name) is None

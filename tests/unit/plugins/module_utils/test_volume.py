@@ -274,6 +274,10 @@ def test_upload_verify_and_rerun(system, src):
         assert hashlib.sha256(handle.read()).hexdigest() == checksum[len("sha256:"):]
     assert not reconcile(connection, check_mode=True, **params)["changed"]
     assert not reconcile(connection, pool=pool, name="up.img", src=str(src))["changed"]
+    # The local file read and the libvirt download agree.
+    volume = connection.volume(connection.pool(pool), "up.img")
+    manager = VolumeManager(connection)
+    assert manager.download_hash(volume, "up.img") == manager.volume_hash(volume, "up.img") == checksum[len("sha256:"):]
     # Without src, a matching checksum is unchanged; another one fails.
     assert not reconcile(connection, pool=pool, name="up.img", checksum=checksum)["changed"]
     with pytest.raises(ValidationError, match=r"^checksum: volume .* has sha256:"):
