@@ -14,7 +14,7 @@ import stat
 from urllib.parse import urlsplit
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._diff import DifferenceTracker
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import ValidationError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError, ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import libvirt
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import etree, parse, subset_differences, merge_into, to_string
 
@@ -137,6 +137,8 @@ class PoolDirectory:
             st = os.stat(self.path)
         except FileNotFoundError:
             return None
+        except OSError as e:
+            raise ValidationError("path", "{0}: {1}".format(self.path, e.strerror or e))
         if not stat.S_ISDIR(st.st_mode):
             raise ValidationError("path", "{0} exists and is not a directory".format(self.path))
         return dict(path=self.path, mode=format_mode(stat.S_IMODE(st.st_mode)), owner=st.st_uid, group=st.st_gid)
@@ -157,10 +159,13 @@ class PoolDirectory:
         return want
 
     def apply(self, want):
-        if not os.path.isdir(self.path):
-            os.makedirs(self.path)
-        os.chown(self.path, want["owner"], want["group"])
-        os.chmod(self.path, int(want["mode"], 8))
+        try:
+            if not os.path.isdir(self.path):
+                os.makedirs(self.path)
+            os.chown(self.path, want["owner"], want["group"])
+            os.chmod(self.path, int(want["mode"], 8))
+        except OSError as e:
+            raise KvmError("directory {0}: {1}".format(self.path, e.strerror or e))
 
 
 def _xml_inactive(pool):
@@ -189,7 +194,7 @@ def _permissions(root):
 def describe(pool):
     """The `pool` return value of an existing pool."""
     root = parse(pool.XMLDesc(0))
-    state, capacity, allocation, available = pool.info()
+    _state, capacity, allocation, available = pool.info()
     return dict(
         name=pool.name(),
         uuid=pool.UUIDString(),
@@ -204,8 +209,8 @@ def describe(pool):
 
 
 class PoolManager:
-    """Reconcile one pool: plan() records the difference and queues the
-    writes; apply() runs them (skipped in check mode)."""
+    """Reconcile one pool: the plan records the difference (tracker) and
+    queues the writes (actions); the writes run unless in check mode."""
 
     def __init__(self, connection, check_mode=False):
         self.connection = connection
@@ -225,7 +230,7 @@ class PoolManager:
             for _label, action in self.actions:
                 action()
             pool = self.connection.pool(spec.name)
-            predicted = describe(pool) if pool is not None else {}
+            predicted = self.connection.call("read pool {0}".format(spec.name), describe, pool) if pool is not None else {}
         return dict(
             changed=self.tracker.changed,
             pool=predicted,

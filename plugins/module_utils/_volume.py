@@ -345,12 +345,14 @@ class VolumeManager:
             if have != self._expected_hash(spec):
                 raise ValidationError(spec.field("checksum"), "volume {0} has sha256:{1} after the upload, not sha256:{2}; the volume was deleted".format(
                     spec.label, have, self._expected_hash(spec)))
-        except (KvmError, OSError):
+        except (KvmError, OSError) as e:
             if created:
                 try:
                     volume.delete(0)
                 except libvirt.libvirtError:
                     pass
+            if isinstance(e, OSError):
+                raise KvmError("{0}: {1}".format(label, e.strerror or e))
             raise
         # libvirt refreshes the volume's sizes in the background after an upload.
         self.connection.call("refresh pool {0}".format(spec.pool), pool.refresh, 0)

@@ -13,9 +13,10 @@ import uuid
 
 import pytest
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import ValidationError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError, ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import Connection
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._pool import (
+    PoolDirectory,
     PoolManager,
     PoolSpec,
     _permissions,
@@ -259,3 +260,20 @@ def test_absent_transient_pool_is_only_stopped(connection, name, tmp_path):
     applied = reconcile(connection, name=name, state="absent")
     assert applied["actions"] == ["stop pool {0}".format(name)]
     assert connection.pool(name) is None
+
+
+def test_path_below_a_file_fails_before_anything(connection, name, tmp_path):
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(ValidationError, match=r"^path: .*Not a directory"):
+        reconcile(connection, name=name, path=str(tmp_path / "file" / "sub"))
+    with pytest.raises(ValidationError, match=r"^path: .* is not a directory"):
+        reconcile(connection, name=name, path=str(tmp_path / "file"))
+    assert connection.pool(name) is None
+
+
+
+def test_directory_errors_become_kvm_errors(tmp_path):
+    (tmp_path / "file").write_bytes(b"")
+    directory = PoolDirectory(str(tmp_path / "file" / "sub"), None, None, None)
+    with pytest.raises(KvmError, match=r"^directory .*/file/sub: Not a directory"):
+        directory.apply(dict(mode="0711", owner=os.geteuid(), group=os.getegid()))
