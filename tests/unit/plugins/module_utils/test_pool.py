@@ -271,7 +271,6 @@ def test_path_below_a_file_fails_before_anything(connection, name, tmp_path):
     assert connection.pool(name) is None
 
 
-
 def test_directory_errors_become_kvm_errors(tmp_path):
     (tmp_path / "file").write_bytes(b"")
     directory = PoolDirectory(str(tmp_path / "file" / "sub"), None, None, None)
