@@ -29,7 +29,9 @@ if [[ "${1:-}" == --core ]]; then
     echo "sanity: creating $venv (ansible-core==$core)"
     rm -rf "$venv"
     "python$python_version" -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check "ansible-core==$core"
+    mkdir -p "$log_dir"
+    "$venv/bin/pip" install -q --disable-pip-version-check "ansible-core==$core" >"$log_dir/pip-$core.log" 2>&1 \
+      || { cat "$log_dir/pip-$core.log"; exit 1; }
   fi
   export PATH="$venv/bin:$PATH"
   log_dir="$log_dir/$core"
