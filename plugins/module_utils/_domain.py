@@ -308,7 +308,8 @@ class DomainReconciler:
             return spec["_desired"]
         if spec.get("memory_mib") is None:
             if not any(spec.get(k) is not None for k in STRUCTURED):
-                raise NotFoundError(self.prefix + "name", "domain {0!r} does not exist; give memory (and vcpus, disks, ...) or xml to define it".format(self.name))
+                raise NotFoundError(self.prefix + "name", "domain {0!r} does not exist; give memory (and vcpus, disks, ...) "
+                                    "or xml to define it".format(self.name))
             raise ValidationError(self.prefix + "memory", "is required to define the new domain {0!r}".format(self.name))
         return build(spec, new=True)
 

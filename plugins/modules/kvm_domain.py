@@ -12,7 +12,7 @@ short_description: Define, update, start, stop and remove libvirt domains (virtu
 version_added: 0.1.0
 description:
   - Manages the persistent definition, the autostart flag and the run state of libvirt domains.
-  - Idempotent by subset comparison: only what you specify is compared against the inactive XML libvirt returns,
+  - Idempotent by subset comparison; only what you specify is compared against the inactive XML libvirt returns,
     so what libvirt assigned (UUID, MAC addresses, PCI addresses, controllers) never counts as a change and is kept
     when the definition is updated.
   - Disks, interfaces and graphics, when given, are the whole list of that kind of device; devices of that kind not
@@ -27,7 +27,7 @@ extends_documentation_fragment:
   - kvmops.hypervisor.connection
   - kvmops.hypervisor.attributes
 author:
-  - kvmops contributors
+  - kvmops contributors (@kvmops)
 options:
   name:
     description:

@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+# -*- coding: utf-8 -*-
+# Copyright: kvmops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Benchmark (not a test): re-apply N already-defined domains four ways.
+
+  1. kvmops.hypervisor.kvm_domain with `domains` (one task, one connection)
+  2. kvmops.hypervisor.kvm_domain in an Ansible loop (one module run per domain)
+  3. community.libvirt.virt command=define in a loop, from the PyPI `ansible`
+     bundle installed in its own virtualenv (.cache/bench-venv)
+  4. ansible.builtin.ping in a loop: the floor of any Ansible loop
+
+Each way is one ansible-playbook run against localhost (connection local,
+modules run by the checkout's .venv python, which has libvirt-python and
+lxml). Prints the wall time of each run, the number of items reported
+changed, and the ratios.  Nothing is asserted.
+
+  bench/domains.py [--count 20] [--uri qemu:///system] [--repeat 1] [--keep]
+
+Domains are named kvmops-bench-NN and removed at the end unless --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV = os.path.join(ROOT, ".venv")
+BENCH_VENV = os.path.join(ROOT, ".cache", "bench-venv")
+ANSIBLE_BUNDLE = "ansible==12.3.0"  # ships community.libvirt 2.0.0
+PREFIX = "kvmops-bench-"
+
+DOMAIN_XML = """<domain type='qemu'>
+  <name>{name}</name>
+  <memory unit='KiB'>65536</memory>
+  <vcpu>1</vcpu>
+  <os><type>hvm</type></os>
+  <devices>
+    <interface type='network'><source network='default'/><model type='virtio'/></interface>
+  </devices>
+</domain>
+"""
+
+SPEC = """        uri: "{uri}"
+        state: present
+        virt_type: qemu
+        memory: 64
+        vcpus: 1
+        interfaces:
+          - network: default
+"""
+
+PLAYBOOKS = {
+    "one_task": """- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: All domains in one task
+      kvmops.hypervisor.kvm_domain:
+{spec}        domains: "{{{{ domains }}}}"
+""",
+    "loop": """- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: One domain per loop item
+      kvmops.hypervisor.kvm_domain:
+        name: "{{{{ item }}}}"
+{spec}      loop: "{{{{ names }}}}"
+""",
+    "community": """- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: community.libvirt virt define per loop item
+      community.libvirt.virt:
+        uri: "{uri}"
+        command: define
+        xml: "{{{{ lookup('ansible.builtin.template', '{template}') }}}}"
+      loop: "{{{{ names }}}}"
+      vars:
+        name: "{{{{ item }}}}"
+""",
+    "ping": """- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Ping per loop item
+      ansible.builtin.ping:
+      loop: "{{{{ names }}}}"
+""",
+}
+
+
+def ensure_bench_venv():
+    playbook = os.path.join(BENCH_VENV, "bin", "ansible-playbook")
+    if not os.path.exists(playbook):
+        print("creating {0} with {1} (community.libvirt)".format(BENCH_VENV, ANSIBLE_BUNDLE), flush=True)
+        subprocess.run([sys.executable, "-m", "venv", BENCH_VENV], check=True)
+        subprocess.run([os.path.join(BENCH_VENV, "bin", "pip"), "install", "-q", ANSIBLE_BUNDLE], check=True)
+    return playbook
+
+
+def env_for(own_collections):
+    env = dict(os.environ)
+    env["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
+    env["ANSIBLE_PYTHON_INTERPRETER"] = os.path.join(VENV, "bin", "python")
+    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+    env["ANSIBLE_LOAD_CALLBACK_PLUGINS"] = "1"
+    env["ANSIBLE_HOST_KEY_CHECKING"] = "False"
+    if own_collections:
+        env["ANSIBLE_COLLECTIONS_PATH"] = os.path.join(ROOT, ".cache", "collections")
+    else:
+        # The bench venv's own bundle (site-packages/ansible_collections) only.
+        env["ANSIBLE_COLLECTIONS_PATH"] = os.path.join(BENCH_VENV, "no-extra-collections")
+        env.pop("PYTHONPATH", None)
+    return env
+
+
+def run_playbook(ansible_playbook, playbook, extra_vars, env):
+    cmd = [ansible_playbook, "-i", "localhost,", "-c", "local", playbook, "-e", "@" + extra_vars]
+    start = time.monotonic()
+    proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+    wall = time.monotonic() - start
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
+        raise SystemExit("{0} failed (rc={1})".format(os.path.basename(playbook), proc.returncode))
+    return wall, changed_items(proc.stdout)
+
+
+def changed_items(stdout):
+    """Items reported changed, from the ansible.posix.json callback output."""
+    data = json.loads(stdout[stdout.index("{"):])
+    result = data["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    if "results" in result:
+        return sum(1 for item in result["results"] if item.get("changed"))
+    if "domains" in result:
+        return sum(1 for item in result["domains"] if item.get("changed"))
+    return int(bool(result.get("changed")))
+
+
+def undefine(uri, names):
+    import libvirt  # pylint: disable=import-outside-toplevel
+
+    conn = libvirt.open(uri)
+    try:
+        for name in names:
+            try:
+                dom = conn.lookupByName(name)
+            except libvirt.libvirtError:
+                continue
+            if dom.isActive():
+                dom.destroy()
+            dom.undefine()
+    finally:
+        conn.close()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=20)
+    parser.add_argument("--uri", default="qemu:///system")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each way; the median is reported")
+    parser.add_argument("--keep", action="store_true", help="keep the bench domains (a re-run then skips defining them)")
+    parser.add_argument("--skip-community", action="store_true")
+    args = parser.parse_args()
+
+    names = ["{0}{1:02d}".format(PREFIX, i) for i in range(1, args.count + 1)]
+    ours = os.path.join(VENV, "bin", "ansible-playbook")
+    theirs = None if args.skip_community else ensure_bench_venv()
+    work = tempfile.mkdtemp(prefix="kvmops-bench-")
+    try:
+        extra_vars = os.path.join(work, "vars.json")
+        with open(extra_vars, "w") as f:
+            json.dump({"names": names, "domains": [{"name": name} for name in names]}, f)
+        template = os.path.join(work, "domain.xml.j2")
+        with open(template, "w") as f:
+            f.write(DOMAIN_XML.format(name="{{ name }}"))
+        paths = {}
+        for key, text in PLAYBOOKS.items():
+            spec = SPEC.format(uri=args.uri)
+            paths[key] = os.path.join(work, key + ".yml")
+            with open(paths[key], "w") as f:
+                f.write(text.format(spec=spec, uri=args.uri, template=template))
+
+        print("defining {0} domains on {1} (kvm_domain, one task)...".format(args.count, args.uri), flush=True)
+        wall, changed = run_playbook(ours, paths["one_task"], extra_vars, env_for(True))
+        print("  setup: {0:.2f} s, {1} defined".format(wall, changed), flush=True)
+
+        ways = [("one_task", ours, True, "kvm_domain, domains (one task)"),
+                ("loop", ours, True, "kvm_domain in a loop"),
+                ("community", theirs, False, "community.libvirt virt define, loop"),
+                ("ping", ours, True, "ansible.builtin.ping loop (floor)")]
+        figures = {}
+        for key, playbook_bin, own, label in ways:
+            if playbook_bin is None:
+                continue
+            walls, changes = [], []
+            for _ in range(args.repeat):
+                wall, changed = run_playbook(playbook_bin, paths[key], extra_vars, env_for(own))
+                walls.append(wall)
+                changes.append(changed)
+            figures[key] = (statistics.median(walls), changes[-1])
+            print("{0:<40} {1:8.2f} s   changed {2:>2}/{3}   (runs: {4})".format(
+                label, figures[key][0], figures[key][1], args.count, ", ".join("{0:.2f}".format(w) for w in walls)), flush=True)
+
+        print()
+        if "community" in figures:
+            print("community.libvirt loop / kvm_domain one task : {0:6.2f}x  (goal >= 5x, with changed=0)".format(
+                figures["community"][0] / figures["one_task"][0]))
+            print("community.libvirt loop / kvm_domain loop     : {0:6.2f}x".format(figures["community"][0] / figures["loop"][0]))
+        print("kvm_domain loop / ping loop                  : {0:6.2f}x  (goal <= 1.2x)".format(figures["loop"][0] / figures["ping"][0]))
+        print("ping loop / kvm_domain one task              : {0:6.2f}x".format(figures["ping"][0] / figures["one_task"][0]))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            undefine(args.uri, names)
+
+
+if __name__ == "__main__":
+    main()
