@@ -68,7 +68,8 @@ def release(tmp_path_factory):
     assert [t.name for t in tarballs] == ["{0}-{1}-{2}.tar.gz".format(GALAXY["namespace"], GALAXY["name"], GALAXY["version"])]
     tarball = tarballs[0]
 
-    proc = _run(["ansible-galaxy", "collection", "install", "--offline", str(tarball), "-p", str(clean)], env, work)
+    # --force: a kvmops.hypervisor found on the default paths (~/.ansible/collections) must not turn the install into a no-op.
+    proc = _run(["ansible-galaxy", "collection", "install", "--offline", "--force", str(tarball), "-p", str(clean)], env, work)
     assert proc.returncode == 0, "ansible-galaxy collection install failed: " + proc.stderr
     installed = clean / "ansible_collections" / GALAXY["namespace"] / GALAXY["name"]
     assert (installed / "MANIFEST.json").is_file()
@@ -98,6 +99,14 @@ def test_installed_manifest(release):
     info = manifest["collection_info"]
     assert (info["namespace"], info["name"], info["version"]) == (GALAXY["namespace"], GALAXY["name"], GALAXY["version"])
     assert info["license"] == GALAXY["license"]
+
+
+def test_installed_files_match_the_tarball(release):
+    """ansible-galaxy's own check of the installed files against FILES.json."""
+    env = _clean_env(release["cwd"], release["clean"])
+    proc = _run(["ansible-galaxy", "collection", "verify", "--offline", FQCN, "-p", str(release["clean"])], env, release["cwd"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Successfully verified that checksums for '{0}:{1}' are internally consistent".format(FQCN, GALAXY["version"]) in proc.stdout
 
 
 def test_ansible_doc_lists_every_module(release):
