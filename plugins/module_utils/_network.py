@@ -396,7 +396,6 @@ class NetworkPlan:
         self.spec = spec
         self.tracker = DifferenceTracker()
         self.create = False
-        self.remove = False
         self.define_xml = None     # element to define, when the definition changes
         self.live_update = None    # [(command, range xml)], when DHCP ranges change on a running network
         self.dhcp_index = None     # index of the IPv4 <ip> for virNetworkUpdate
@@ -419,7 +418,7 @@ def plan_definition(spec, inactive, live=None, active=False, autostart=False):
     if inactive is None:
         plan.create = True
         plan.define_xml = build_definition(spec, None)
-        _check_nat_address(plan.define_xml)
+        _check_address(plan.define_xml)
         after = summary(plan.define_xml)
         plan.tracker.add("state", "absent", "present")
         for key, value in _flat(after).items():
@@ -439,7 +438,7 @@ def plan_definition(spec, inactive, live=None, active=False, autostart=False):
     new = inactive
     if differences:
         new = build_definition(spec, inactive)
-        _check_nat_address(new)
+        _check_address(new)
         plan.define_xml = new
         before, after = _flat(summary(inactive)), _flat(summary(new))
         for key in sorted(before):
@@ -476,10 +475,12 @@ def plan_definition(spec, inactive, live=None, active=False, autostart=False):
     return plan
 
 
-def _check_nat_address(root):
-    if forward_mode(root) == "nat" and ipv4_element(root)[0] is None:
-        raise ValidationError("ipv4", "is required with forward: nat (libvirt masquerades the network's IPv4 subnet); "
-                              "give ipv4.address, or use forward: isolated or route")
+def _check_address(root):
+    """libvirt refuses a NAT or routed network without an IP address."""
+    mode = forward_mode(root)
+    if mode in ("nat", "route") and root.find("ip") is None:
+        raise ValidationError("ipv4", "is required with forward: {0} (libvirt {1} the network's subnet); "
+                              "give ipv4.address, or use forward: isolated".format(mode, "masquerades" if mode == "nat" else "routes"))
 
 
 def _dhcp_commands(spec, inactive):

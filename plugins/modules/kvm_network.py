@@ -62,7 +62,8 @@ options:
   ipv4:
     description:
       - The IPv4 address of the host on the network, and the DHCP range it serves.
-      - Not allowed with O(forward=bridge).
+      - Needed by a V(nat) or V(route) network that has no address yet (libvirt refuses one without); not allowed
+        with O(forward=bridge).
       - An existing network keeps a DHCP range of its own when O(ipv4.dhcp_start) and O(ipv4.dhcp_end) are not given;
         when they are, that range replaces every range the network had.
     type: dict

@@ -361,14 +361,24 @@ def test_plan_refuses_ipv4_on_an_existing_bridge_mode_network():
     assert e.value.field == "ipv4"
 
 
-def test_nat_needs_an_ipv4_address():
+@pytest.mark.parametrize("params, base", [
+    (dict(), None),
+    (dict(forward="route"), None),
+    (dict(forward="nat", bridge="virbr7"), BRIDGE_INACTIVE),
+    (dict(forward="route", bridge="virbr7"), BRIDGE_INACTIVE),
+])
+def test_nat_and_route_need_an_address(params, base):
     with pytest.raises(ValidationError) as e:
-        plan_definition(spec(), None)
+        plan_definition(spec(**params), parse(base) if base else None)
     assert e.value.field == "ipv4"
-    with pytest.raises(ValidationError) as e:
-        plan_definition(spec(forward="nat", bridge="virbr7"), parse(BRIDGE_INACTIVE))
-    assert e.value.field == "ipv4"
-    assert plan_definition(spec(forward="route", bridge="virbr7"), None).create
+
+
+def test_isolated_needs_no_address_and_ipv6_is_an_address():
+    assert plan_definition(spec(forward="isolated"), None).create
+    ipv6_only = ("<network><name>lab</name><forward mode='nat'/><bridge name='virbr7'/>"
+                 "<ip family='ipv6' address='fd00::1' prefix='64'/></network>")
+    plan = plan_definition(spec(forward="route"), parse(ipv6_only))
+    assert plan.define_xml.find("forward").get("mode") == "route"
 
 
 def test_plan_create():
