@@ -95,17 +95,14 @@ def test_memory_bad_unit_names_the_field():
         parse_mib("memory", "12X")
 
 
-# Bugs found in the shared _size.py, kept as strict xfails: each turns into a
-# failure (XPASS) once _size.py is fixed, so the marker gets removed then.
+# Bugs once found in _size.py.
 
-@pytest.mark.xfail(strict=True, reason="_size.py bug: 'iB' without a unit letter is accepted as bytes")
 @pytest.mark.parametrize("value", ["20iB", "20 ib"])
 def test_bare_ib_suffix_is_not_a_size(value):
     with pytest.raises(ValidationError):
         parse_size("capacity", value)
 
 
-@pytest.mark.xfail(strict=True, reason="_size.py bug: a huge decimal raises OverflowError, not a ValidationError naming the field")
 def test_huge_decimal_fails_naming_the_field():
     with pytest.raises(ValidationError):
         parse_size("capacity", "1" + "0" * 400 + ".5")
