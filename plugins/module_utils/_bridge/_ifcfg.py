@@ -1,0 +1,152 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""EL network-scripts (the tutorial's CentOS 7): ifcfg-<port> gets BRIDGE=
+and loses its address (commented out, as the tutorial does by hand),
+ifcfg-<bridge> is TYPE=Bridge with IPADDR/NETMASK/GATEWAY."""
+
+from __future__ import annotations
+
+import ipaddress
+
+DIRECTORY = "/etc/sysconfig/network-scripts"
+_ADDRESS_KEYS = ("IPADDR", "NETMASK", "PREFIX", "GATEWAY", "DNS", "IPV6ADDR", "IPV6_DEFAULTGW")
+
+
+def _path(name):
+    return "{0}/ifcfg-{1}".format(DIRECTORY, name)
+
+
+def _key(line):
+    text = line.strip()
+    if "=" not in text:
+        return None
+    return text.split("=", 1)[0].lstrip("#").strip()
+
+
+def _is_address_key(key):
+    return key is not None and any(key == k or (key.startswith(k) and key[len(k):].isdigit()) for k in _ADDRESS_KEYS)
+
+
+def _set(lines, key, value):
+    for i, line in enumerate(lines):
+        if not line.startswith("#") and _key(line) == key:
+            lines[i] = "{0}={1}".format(key, value)
+            return
+    lines.append("{0}={1}".format(key, value))
+
+
+def _address_lines(ipcfgs):
+    lines = []
+    for c in ipcfgs:
+        if c.family == 4 and c.mode == "static":
+            for n, cidr in enumerate(c.addresses):
+                iface = ipaddress.ip_interface(cidr)
+                suffix = "" if n == 0 else str(n)
+                lines.append("IPADDR{0}={1}".format(suffix, iface.ip))
+                lines.append("NETMASK{0}={1}".format(suffix, iface.network.netmask))
+            if c.gateway:
+                lines.append("GATEWAY={0}".format(c.gateway))
+    for c in ipcfgs:
+        if c.family == 6 and c.mode == "static":
+            lines.append("IPV6ADDR={0}".format(c.addresses[0]))
+            if c.addresses[1:]:
+                lines.append("IPV6ADDR_SECONDARIES=\"{0}\"".format(" ".join(c.addresses[1:])))
+            if c.gateway:
+                lines.append("IPV6_DEFAULTGW={0}".format(c.gateway))
+    dns = [d for c in ipcfgs if c.mode == "static" for d in c.dns]
+    lines += ["DNS{0}={1}".format(n + 1, d) for n, d in enumerate(dns)]
+    return lines
+
+
+def _v6(ipcfgs):
+    v6 = [c for c in ipcfgs if c.family == 6]
+    mode = v6[0].mode if v6 else None
+    if mode == "static":
+        return ["IPV6INIT=yes", "IPV6_AUTOCONF=no", "IPV6_DEFROUTE=yes", "IPV6_FAILURE_FATAL=no"]
+    lines = ["IPV6INIT=yes", "IPV6_AUTOCONF=yes", "IPV6_DEFROUTE=yes", "IPV6_PEERDNS=yes", "IPV6_PEERROUTES=yes",
+             "IPV6_FAILURE_FATAL=no", "IPV6_ADDR_GEN_MODE=stable-privacy"]
+    if mode == "dhcp":
+        lines.insert(2, "DHCPV6C=yes")
+    return lines
+
+
+def render_port(existing, port, bridge, mtu=None):
+    """ifcfg-<port> as a bridge port: the address keys commented out, BOOTPROTO=none, BRIDGE=<bridge>."""
+    if existing is None:
+        lines = ["TYPE=Ethernet", "BOOTPROTO=none", "NAME={0}".format(port), "DEVICE={0}".format(port), "ONBOOT=yes"]
+    else:
+        lines = []
+        for line in existing.splitlines():
+            key = _key(line)
+            if not line.startswith("#") and _is_address_key(key):
+                lines.append("#" + line)
+            elif key == "BRIDGE" and not line.startswith("#"):
+                continue
+            else:
+                lines.append(line)
+        _set(lines, "BOOTPROTO", "none")
+    if mtu:
+        _set(lines, "MTU", mtu)
+    lines = [line for line in lines if _key(line) != "BRIDGE" or line.startswith("#")]
+    lines.append("BRIDGE={0}".format(bridge))
+    return "\n".join(lines) + "\n"
+
+
+def render_bridge(cfg):
+    """ifcfg-<bridge>: the tutorial's ifcfg-br0, with the addresses of cfg."""
+    v4 = [c for c in cfg.ipcfgs if c.family == 4]
+    dhcp = bool(v4) and v4[0].mode == "dhcp"
+    lines = ["TYPE=Bridge", "BOOTPROTO={0}".format("dhcp" if dhcp else "static"), "DEFROUTE=yes", "PEERDNS=yes",
+             "PEERROUTES=yes", "IPV4_FAILURE_FATAL=no"]
+    lines += _v6(cfg.ipcfgs)
+    lines += ["NAME={0}".format(cfg.name), "DEVICE={0}".format(cfg.name), "ONBOOT=yes"]
+    lines += _address_lines(cfg.ipcfgs)
+    if cfg.stp:
+        lines.append("STP=yes")
+    if cfg.forward_delay is not None:
+        lines.append("DELAY={0}".format(cfg.forward_delay))
+    if cfg.mac_in_files:
+        lines.append("MACADDR={0}".format(cfg.mac))
+    if cfg.mtu:
+        lines.append("MTU={0}".format(cfg.mtu))
+    return "\n".join(lines) + "\n"
+
+
+def render_released_port(existing, port_cfg):
+    """ifcfg-<port> after the bridge is gone: BRIDGE= dropped, the addresses back."""
+    if existing is None:
+        lines = ["TYPE=Ethernet", "NAME={0}".format(port_cfg.name), "DEVICE={0}".format(port_cfg.name), "ONBOOT=yes"]
+    else:
+        lines = [line for line in existing.splitlines() if not _is_address_key(_key(line)) and _key(line) != "BRIDGE"]
+    v4 = [c for c in port_cfg.ipcfgs if c.family == 4]
+    _set(lines, "BOOTPROTO", "dhcp" if v4 and v4[0].mode == "dhcp" else "none")
+    lines += _address_lines(port_cfg.ipcfgs)
+    return "\n".join(lines) + "\n"
+
+
+class IfcfgBackend:
+    name = "ifcfg"
+    service = None
+
+    def __init__(self, files):
+        self.files = files
+
+    def check(self, which):
+        return None  # files only; the live change is made with iproute2 as for every backend
+
+    def present(self, cfg):
+        result = {_path(cfg.name): render_bridge(cfg)}
+        for port in cfg.ports:
+            result[_path(port)] = render_port(self.files.read(_path(port)), port, cfg.name, cfg.mtu)
+        return result
+
+    def absent(self, name, port_cfg):
+        result = {_path(name): None}
+        if port_cfg is not None:
+            result[_path(port_cfg.name)] = render_released_port(self.files.read(_path(port_cfg.name)), port_cfg)
+        return result
+
+    def reload_lines(self, cfg_names):
+        # NetworkManager with the ifcfg-rh plugin (EL 8) re-reads the files; network-scripts (EL 7) read them at boot.
+        return ["if command -v nmcli >/dev/null 2>&1 && nmcli -t general status >/dev/null 2>&1; then nmcli connection reload || true; fi"]

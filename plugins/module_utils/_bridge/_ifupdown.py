@@ -1,0 +1,147 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Debian ifupdown: /etc/network/interfaces.d/kvmops-<name> holds the port
+(manual) and the bridge stanzas (bridge_* options of bridge-utils).  A stanza
+of a port elsewhere (the installer's `allow-hotplug ens33` / `iface ens33
+inet static` in /etc/network/interfaces) is commented out, since ifupdown
+refuses an interface defined twice; the rollback restores those files too."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError
+
+HEADER = "# Managed by kvmops.hypervisor.kvm_bridge; local changes are overwritten."
+INTERFACES = "/etc/network/interfaces"
+DIRECTORY = "/etc/network/interfaces.d"
+_STANZAS = ("iface", "auto", "allow-hotplug", "mapping", "source", "source-directory", "rename", "template")
+MARK = "# kvmops kvm_bridge moved this to {0}: "
+
+
+def _path(name):
+    return "{0}/kvmops-{1}".format(DIRECTORY, name)
+
+
+def comment_out(text, ifnames, target):
+    """Comment out the stanzas (auto/allow-*/iface and their option lines) of ifnames."""
+    out = []
+    in_stanza = False
+    for line in text.splitlines():
+        words = line.split()
+        first = words[0] if words else ""
+        if first in _STANZAS or first.startswith("allow-"):
+            in_stanza = False
+            if first in ("auto",) or first.startswith("allow-"):
+                names = words[1:]
+                if any(n in ifnames for n in names):
+                    rest = [n for n in names if n not in ifnames]
+                    out.append(MARK.format(target) + line)
+                    if rest:
+                        out.append(" ".join([first] + rest))
+                    continue
+            elif first == "iface" and len(words) > 1 and words[1] in ifnames:
+                in_stanza = True
+                out.append(MARK.format(target) + line)
+                continue
+        elif in_stanza and line.strip() and not line.lstrip().startswith("#"):
+            out.append(MARK.format(target) + line)
+            continue
+        out.append(line)
+    return "\n".join(out) + ("\n" if text.endswith("\n") or out else "")
+
+
+def _family_stanzas(ifname, ipcfgs, extra):
+    lines = []
+    for c in ipcfgs:
+        inet = "inet" if c.family == 4 else "inet6"
+        if c.mode == "dhcp":
+            lines.append("iface {0} {1} {2}".format(ifname, inet, "dhcp" if c.family == 4 else "auto"))
+            lines += ["    " + e for e in extra]
+            extra = []
+        elif c.mode == "static":
+            lines.append("iface {0} {1} static".format(ifname, inet))
+            lines += ["    address {0}".format(a) for a in c.addresses]
+            if c.gateway:
+                lines.append("    gateway {0}".format(c.gateway))
+            if c.dns:
+                lines.append("    dns-nameservers {0}".format(" ".join(c.dns)))
+            lines += ["    " + e for e in extra]
+            extra = []
+    if extra:
+        lines.append("iface {0} inet manual".format(ifname))
+        lines += ["    " + e for e in extra]
+    return lines
+
+
+class IfupdownBackend:
+    name = "ifupdown"
+    service = None
+
+    def __init__(self, files):
+        self.files = files
+
+    def check(self, which):
+        if not which("ifup"):
+            raise KvmError("backend: ifupdown needs the ifupdown package (ifup), which is not installed on the managed host")
+        if not (self.files.exists("/etc/network/if-pre-up.d/bridge") or self.files.exists("/lib/bridge-utils/ifupdown.sh")):
+            raise KvmError("backend: ifupdown needs bridge-utils for the bridge_ports option; install the bridge-utils package")
+        main = self.files.read(INTERFACES) or ""
+        if not any(line.split()[:1] in (["source"], ["source-directory"]) and "interfaces.d" in line
+                   for line in main.splitlines()):
+            raise KvmError("backend: {0} does not source {1}/*; add 'source {1}/*' to it".format(INTERFACES, DIRECTORY))
+
+    def _other_files(self, own):
+        paths = [INTERFACES] + sorted(glob.glob(DIRECTORY + "/*"))
+        return [p for p in paths if p not in own and os.path.isfile(p)]
+
+    def _moved(self, ifnames, target, own):
+        result = {}
+        for path in self._other_files(own):
+            text = self.files.read(path)
+            if text is None:
+                continue
+            new = comment_out(text, ifnames, target)
+            if new != text:
+                result[path] = new
+        return result
+
+    def present(self, cfg):
+        own = _path(cfg.name)
+        lines = [HEADER]
+        for port in cfg.ports:
+            lines += ["auto {0}".format(port), "iface {0} inet manual".format(port)]
+            if cfg.mtu:
+                lines.append("    mtu {0}".format(cfg.mtu))
+            lines.append("")
+        extra = ["bridge_ports {0}".format(" ".join(cfg.ports)), "bridge_stp {0}".format("on" if cfg.stp else "off")]
+        if cfg.forward_delay is not None:
+            extra.append("bridge_fd {0}".format(cfg.forward_delay))
+        if cfg.mac:
+            extra.append("bridge_hw {0}".format(cfg.mac))
+        if cfg.mtu:
+            extra.append("mtu {0}".format(cfg.mtu))
+        lines.append("auto {0}".format(cfg.name))
+        lines += _family_stanzas(cfg.name, [c for c in cfg.ipcfgs if c.managed], extra)
+        result = {own: "\n".join(lines) + "\n"}
+        result.update(self._moved(set(cfg.ports) | {cfg.name}, own, [own] + [_path(p) for p in cfg.ports]))
+        for port in cfg.ports:
+            result[_path(port)] = None
+        return result
+
+    def absent(self, name, port_cfg):
+        result = {_path(name): None}
+        if port_cfg is not None:
+            own = _path(port_cfg.name)
+            lines = [HEADER, "auto {0}".format(port_cfg.name)]
+            lines += _family_stanzas(port_cfg.name, [c for c in port_cfg.ipcfgs if c.managed], [])
+            result[own] = "\n".join(lines) + "\n"
+            result.update(self._moved({port_cfg.name}, own, [own, _path(name)]))
+        return result
+
+    def reload_lines(self, cfg_names):
+        # The live change is made with iproute2 (ifup cannot take an address off a port
+        # it did not configure); the files take effect at the next boot or ifup.
+        return []

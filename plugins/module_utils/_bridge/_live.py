@@ -1,0 +1,201 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The live network state of a bridge and its ports (iproute2), and the
+shell script that moves the host from any state to a given one.
+
+A state is a plain dict (JSON-able, so it can be saved as the rollback's
+snapshot):
+
+    {"bridge": {"name", "exists", "mac", "mtu", "stp", "forward_delay", "addresses": [cidr]},
+     "ports": [{"name", "exists", "mac", "master", "mtu", "addresses": [cidr]}],
+     "routes": [{"family": 4|6, "gateway", "dev", "metric"}],     # default routes on the bridge or a port
+     "families": [4, 6]}                                          # families whose addresses are managed
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import shlex
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError
+
+SYS_NET = "/sys/class/net"
+
+
+class CommandError(KvmError):
+    """A command on the managed host failed."""
+
+
+def family_of(cidr):
+    return ipaddress.ip_interface(cidr).version
+
+
+class LiveReader:
+    """Reads links, addresses and default routes with `ip -j`; run(argv) -> (rc, out, err)."""
+
+    def __init__(self, run, sys_net=SYS_NET, resolv_conf="/etc/resolv.conf"):
+        self._run = run
+        self.sys_net = sys_net
+        self.resolv_conf = resolv_conf
+
+    def _ip(self, *args):
+        rc, out, err = self._run(["ip", "-j"] + list(args))
+        if rc != 0:
+            raise CommandError("ip {0}: {1}".format(" ".join(args), (err or out).strip()))
+        return json.loads(out or "[]")
+
+    def _link(self, name):
+        rc, out, _err = self._run(["ip", "-j", "-d", "addr", "show", "dev", name])
+        if rc != 0:
+            return None
+        data = json.loads(out or "[]")
+        return data[0] if data else None
+
+    def _sys(self, name, leaf):
+        try:
+            with open("{0}/{1}/{2}".format(self.sys_net, name, leaf), encoding="ascii") as f:
+                return f.read().strip()
+        except (IOError, OSError):
+            return None
+
+    def interface(self, name):
+        link = self._link(name)
+        if link is None:
+            return dict(name=name, exists=False, mac=None, master=None, mtu=None, addresses=[], kind=None)
+        addresses = []
+        for info in link.get("addr_info", []):
+            if info.get("scope") == "global" and info.get("local"):
+                addresses.append(str(ipaddress.ip_interface("{0}/{1}".format(info["local"], info["prefixlen"]))))
+        kind = (link.get("linkinfo") or {}).get("info_kind")
+        return dict(name=name, exists=True, mac=link.get("address"), master=link.get("master"),
+                    mtu=link.get("mtu"), addresses=addresses, kind=kind)
+
+    def bridge(self, name):
+        info = self.interface(name)
+        if info["exists"] and info["kind"] != "bridge":
+            raise KvmError("name: {0!r} exists and is not a bridge (it is a {1})".format(name, info["kind"] or "plain interface"))
+        stp = fd = None
+        if info["exists"]:
+            stp = (self._sys(name, "bridge/stp_state") or "0") != "0"
+            raw = self._sys(name, "bridge/forward_delay")
+            fd = int(raw) // 100 if raw and raw.isdigit() else None
+        return dict(name=name, exists=info["exists"], mac=info["mac"], mtu=info["mtu"], stp=stp,
+                    forward_delay=fd, addresses=info["addresses"])
+
+    def default_routes(self, devices):
+        routes = []
+        for family in (4, 6):
+            for r in self._ip("-{0}".format(family), "route", "show", "default"):
+                if r.get("dev") in devices and r.get("gateway"):
+                    routes.append(dict(family=family, gateway=r["gateway"], dev=r["dev"], metric=r.get("metric")))
+        return routes
+
+    def nameservers(self):
+        servers = []
+        try:
+            with open(self.resolv_conf, encoding="utf-8") as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) >= 2 and parts[0] == "nameserver" and not parts[1].startswith("127."):
+                        servers.append(parts[1])
+        except (IOError, OSError):
+            pass
+        return servers
+
+    def state(self, bridge, ports):
+        """The live state of `bridge` and `ports` (ports that are enslaved to the bridge now count too)."""
+        br = self.bridge(bridge)
+        names = list(ports)
+        if br["exists"]:
+            try:
+                for entry in sorted(self._listdir("{0}/{1}/brif".format(self.sys_net, bridge))):
+                    if entry not in names:
+                        names.append(entry)
+            except OSError:
+                pass
+        port_states = []
+        for p in names:
+            info = self.interface(p)
+            info.pop("kind")
+            port_states.append(info)
+        devices = [bridge] + names
+        return dict(bridge=br, ports=port_states, routes=self.default_routes(devices), families=[4, 6])
+
+    @staticmethod
+    def _listdir(path):
+        import os  # pylint: disable=import-outside-toplevel
+        return os.listdir(path)
+
+
+def _route_cmd(verb, route):
+    argv = ["ip", "-{0}".format(route["family"]), "route", verb, "default", "via", route["gateway"], "dev", route["dev"]]
+    if route.get("metric") is not None:
+        argv += ["metric", str(route["metric"])]
+    return shlex.join(argv)
+
+
+def converge_script(target, strict):
+    """Shell lines moving the host to `target`, from whatever state it is in.
+
+    Order: bridge up, ports (un)enslaved, addresses added, default routes
+    added, stale default routes and addresses removed, bridge deleted.  New
+    addresses and routes are in place before the old ones go, so the
+    connection is cut for as short a time as possible.  strict=True stops at
+    the first failure (the change); strict=False goes on (the rollback).
+    """
+    q = shlex.quote
+    br = target["bridge"]
+    name = q(br["name"])
+    lines = ["set -e" if strict else "set +e"]
+    if br["exists"]:
+        lines.append("ip link show dev {0} >/dev/null 2>&1 || ip link add name {0} type bridge".format(name))
+        opts = []
+        if br.get("stp") is not None:
+            opts += ["stp_state", "1" if br["stp"] else "0"]
+        if br.get("forward_delay") is not None:
+            opts += ["forward_delay", str(int(br["forward_delay"]) * 100)]
+        if opts:
+            lines.append("ip link set dev {0} type bridge {1}".format(name, " ".join(opts)))
+        if br.get("mac"):
+            lines.append("ip link set dev {0} address {1}".format(name, q(br["mac"])))
+        if br.get("mtu"):
+            lines.append("ip link set dev {0} mtu {1}".format(name, int(br["mtu"])))
+    for port in target["ports"]:
+        if not port.get("exists", True):
+            continue
+        pname = q(port["name"])
+        if port.get("master"):
+            lines.append("ip link set dev {0} master {1}".format(pname, q(port["master"])))
+        else:
+            lines.append("ip link set dev {0} nomaster".format(pname))
+        if port.get("mtu"):
+            lines.append("ip link set dev {0} mtu {1}".format(pname, int(port["mtu"])))
+        lines.append("ip link set dev {0} up".format(pname))
+    if br["exists"]:
+        lines.append("ip link set dev {0} up".format(name))
+    devices = ([br] if br["exists"] else []) + [p for p in target["ports"] if p.get("exists", True)]
+    for dev in devices:
+        for cidr in dev["addresses"]:
+            lines.append("ip addr replace {0} dev {1}".format(q(cidr), q(dev["name"])))
+    for route in target["routes"]:
+        lines.append(_route_cmd("replace", route))
+    # Default routes on the bridge or the ports that the target does not have.
+    wanted = " ".join("{0}|{1}|{2}".format(r["family"], r["gateway"], r["dev"]) for r in target["routes"])
+    for dev in devices:
+        for family in (4, 6):
+            lines.append(
+                "ip -{f} -o route show default dev {d} | while read -r _def _via gw rest; do"
+                " case ' {w} ' in *' {f}|'\"$gw\"'|{dn} '*) ;; *) ip -{f} route del default via \"$gw\" dev {d} || true;; esac; done"
+                .format(f=family, d=q(dev["name"]), dn=dev["name"], w=wanted))
+    for dev in devices:
+        for family in target["families"]:
+            keep = " ".join(c for c in dev["addresses"] if family_of(c) == family)
+            lines.append(
+                "for a in $(ip -{f} -o addr show dev {d} scope global | awk '{{print $4}}'); do"
+                " case ' {k} ' in *\" $a \"*) ;; *) ip addr del \"$a\" dev {d} || true;; esac; done"
+                .format(f=family, d=q(dev["name"]), k=keep))
+    if not br["exists"]:
+        lines.append("if ip link show dev {0} >/dev/null 2>&1; then ip link del dev {0}; fi".format(name))
+    return lines

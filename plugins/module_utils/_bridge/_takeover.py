@@ -1,0 +1,348 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Plan the takeover (or the release) of a NIC's address by a bridge, then
+apply it behind an armed rollback.  Check mode runs the same plan and skips
+only the writes."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import time
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError, ValidationError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._spec import IpConfig
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._live import LiveReader, converge_script, family_of
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._rollback import Rollback
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._networkd import NetworkdBackend
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._ifupdown import IfupdownBackend
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._ifcfg import IfcfgBackend
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._networkmanager import NetworkManagerBackend
+
+BACKEND_CLASSES = dict(networkd=NetworkdBackend, ifupdown=IfupdownBackend, ifcfg=IfcfgBackend,
+                       networkmanager=NetworkManagerBackend)
+PING_ATTEMPTS = 10
+
+
+class Files:
+    """The managed host's files (a root other than / for tests)."""
+
+    def __init__(self, root="/"):
+        self.root = root
+
+    def _p(self, path):
+        return os.path.join(self.root, path.lstrip("/"))
+
+    def read(self, path):
+        try:
+            with open(self._p(path), encoding="utf-8") as f:
+                return f.read()
+        except (IOError, OSError):
+            return None
+
+    def exists(self, path):
+        return os.path.exists(self._p(path))
+
+    def write(self, path, content):
+        real = self._p(path)
+        os.makedirs(os.path.dirname(real), exist_ok=True)
+        tmp = real + ".kvmops-tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(content)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, real)
+
+    def delete(self, path):
+        if os.path.lexists(self._p(path)):
+            os.unlink(self._p(path))
+
+
+class NetConfig:
+    """What a backend renders: the bridge (or a released port) with resolved addresses."""
+
+    def __init__(self, name, ports=(), mac=None, mac_in_files=False, mtu=None, stp=False, forward_delay=None, ipcfgs=()):
+        self.name = name
+        self.ports = list(ports)
+        self.mac = mac
+        self.mac_in_files = mac_in_files
+        self.mtu = mtu
+        self.stp = stp
+        self.forward_delay = forward_delay
+        self.ipcfgs = list(ipcfgs)
+
+
+def detect_backend(run, files):
+    """auto: whatever manages the host's network now."""
+    def active(unit):
+        return run(["systemctl", "-q", "is-active", unit])[0] == 0
+    if active("NetworkManager"):
+        return "networkmanager"
+    if active("systemd-networkd"):
+        return "networkd"
+    if files.exists("/etc/network/interfaces") and files.exists("/sbin/ifup"):
+        return "ifupdown"
+    if files.exists("/etc/sysconfig/network-scripts"):
+        return "ifcfg"
+    raise KvmError("backend: auto found nothing managing the network (NetworkManager and systemd-networkd inactive, "
+                   "no /etc/network/interfaces with ifupdown, no /etc/sysconfig/network-scripts); set backend")
+
+
+def _of(addresses, family):
+    return [a for a in addresses if family_of(a) == family]
+
+
+def _port(state, name):
+    for p in state["ports"]:
+        if p["name"] == name:
+            return p
+    return None
+
+
+def _route_key(r):
+    return (r["family"], r["gateway"], r["dev"])
+
+
+class BridgeManager:
+    def __init__(self, run, which, check_mode, files=None, reader=None, rollback=None, environ=None, sleep=time.sleep):
+        self.run = run
+        self.which = which
+        self.check_mode = check_mode
+        self.files = files or Files()
+        self.reader = reader or LiveReader(run)
+        self._rollback = rollback
+        self.environ = os.environ if environ is None else environ
+        self.sleep = sleep
+
+    def rollback_for(self, name):
+        return self._rollback or Rollback(self.run, name)
+
+    # -- confirm --------------------------------------------------------------
+    def confirm_only(self, name):
+        rb = self.rollback_for(name)
+        pending = rb.pending()
+        if pending and not self.check_mode:
+            rb.confirm()
+        return dict(changed=pending, pending=False, actions=["confirm {0}: disarm {1}".format(name, rb.unit)] if pending else [],
+                    files=[], diff=[])
+
+    # -- plan -------------------------------------------------------------------
+    def _resolve(self, cfg, actual, port0, field):
+        """The addresses, gateway and DNS a family ends up with on the bridge."""
+        fam = cfg.family
+        if cfg.mode == "static":
+            return IpConfig(fam, "static", cfg.addresses, cfg.gateway, cfg.dns)
+        source = _of(port0["addresses"], fam) or _of(actual["bridge"]["addresses"], fam)
+        gateways = [r["gateway"] for r in actual["routes"] if r["family"] == fam]
+        dns = [d for d in self.reader.nameservers() if ipaddress.ip_address(d).version == fam]
+        if not source and cfg.mode == "takeover":
+            raise ValidationError(field, "takeover found no IPv{0} address on {1} or {2}; give {3}.address or use dhcp".format(
+                fam, port0["name"], actual["bridge"]["name"], field))
+        return IpConfig(fam, "static" if cfg.mode == "takeover" else "dhcp", source, gateways[0] if gateways else None, dns)
+
+    def plan_present(self, spec, actual):
+        for p in spec.ports:
+            if not _port(actual, p)["exists"]:
+                raise ValidationError("ports", "no interface named {0!r} on the managed host".format(p))
+        port0 = _port(actual, spec.ports[0])
+        br = actual["bridge"]
+        resolved = [self._resolve(c, actual, port0, "ipv{0}".format(c.family)) for c in spec.families]
+        managed = [c.family for c in resolved]
+        metrics = dict((r["family"], r["metric"]) for r in actual["routes"])
+        addresses = [a for c in resolved for a in c.addresses]
+        addresses += [a for a in br["addresses"] if family_of(a) not in managed]
+        routes = [dict(family=c.family, gateway=c.gateway, dev=spec.name, metric=metrics.get(c.family))
+                  for c in resolved if c.gateway]
+        routes += [r for r in actual["routes"] if r["family"] not in managed]
+        mac = spec.mac or port0["mac"]
+        target = dict(
+            bridge=dict(name=spec.name, exists=True, mac=mac, mtu=spec.mtu, stp=spec.stp, forward_delay=spec.forward_delay,
+                        addresses=addresses),
+            ports=[], routes=routes, families=managed)
+        for p in actual["ports"]:
+            keep = [a for a in p["addresses"] if family_of(a) not in managed]
+            if p["name"] in spec.ports:
+                target["ports"].append(dict(name=p["name"], exists=True, mac=p["mac"], master=spec.name, mtu=spec.mtu, addresses=keep))
+            else:  # enslaved now, not wanted any more
+                target["ports"].append(dict(name=p["name"], exists=True, mac=p["mac"], master=None, mtu=None, addresses=p["addresses"]))
+        cfg = NetConfig(spec.name, spec.ports, mac, spec.mac is not None, spec.mtu, spec.stp, spec.forward_delay, resolved)
+        return target, cfg
+
+    def plan_absent(self, spec, actual):
+        br = actual["bridge"]
+        if not br["exists"]:
+            return actual, None
+        names = spec.ports or [p["name"] for p in actual["ports"] if p["master"] == spec.name]
+        port0 = _port(actual, names[0]) if names else None
+        if port0 is not None and not port0["exists"]:
+            raise ValidationError("ports", "no interface named {0!r} on the managed host".format(port0["name"]))
+        target = dict(bridge=dict(br, exists=False), ports=[], routes=[], families=[4, 6])
+        for p in actual["ports"]:
+            addresses = list(p["addresses"])
+            if port0 is not None and p["name"] == port0["name"]:
+                addresses += [a for a in br["addresses"] if a not in addresses]
+            target["ports"].append(dict(p, master=None, addresses=addresses))
+        if port0 is None:
+            target["routes"] = [r for r in actual["routes"] if r["dev"] != spec.name]
+            return target, None
+        target["routes"] = [dict(r, dev=port0["name"]) if r["dev"] == spec.name else r for r in actual["routes"]]
+        ipcfgs = []
+        dns = self.reader.nameservers()
+        for fam, cfg in ((4, spec.ipv4), (6, spec.ipv6)):
+            addrs = _of(br["addresses"], fam)
+            gateways = [r["gateway"] for r in actual["routes"] if r["family"] == fam and r["dev"] == spec.name]
+            if cfg.mode == "dhcp":
+                ipcfgs.append(IpConfig(fam, "dhcp"))
+            elif addrs:
+                ipcfgs.append(IpConfig(fam, "static", addrs, gateways[0] if gateways else None,
+                                       [d for d in dns if ipaddress.ip_address(d).version == fam]))
+        return target, NetConfig(port0["name"], ipcfgs=ipcfgs)
+
+    @staticmethod
+    def live_changes(actual, target):
+        changes = []
+        a_br, t_br = actual["bridge"], target["bridge"]
+        name = t_br["name"]
+        if a_br["exists"] != t_br["exists"]:
+            changes.append("{0} bridge {1}".format("create" if t_br["exists"] else "delete", name))
+        if t_br["exists"]:
+            for key in ("mac", "mtu", "stp", "forward_delay"):
+                if t_br.get(key) is not None and (not a_br["exists"] or a_br[key] != t_br[key]):
+                    changes.append("{0} {1}: {2} -> {3}".format(name, key, a_br[key], t_br[key]))
+        devices = [(a_br, t_br)] + [(_port(actual, p["name"]), p) for p in target["ports"]]
+        for a, t in devices:
+            if not t.get("exists", True) or (t is t_br and not t_br["exists"]):
+                continue
+            if t is not t_br:
+                if a["master"] != t["master"]:
+                    changes.append("{0} master: {1} -> {2}".format(t["name"], a["master"], t["master"]))
+                if t.get("mtu") and a["mtu"] != t["mtu"]:
+                    changes.append("{0} mtu: {1} -> {2}".format(t["name"], a["mtu"], t["mtu"]))
+            have = sorted(x for x in a["addresses"] if family_of(x) in target["families"])
+            want = sorted(x for x in t["addresses"] if family_of(x) in target["families"])
+            if have != want:
+                changes.append("{0} addresses: {1} -> {2}".format(t["name"], have, want))
+        have_r = sorted(set(_route_key(r) for r in actual["routes"]))
+        want_r = sorted(set(_route_key(r) for r in target["routes"]))
+        if have_r != want_r:
+            changes.append("default routes: {0} -> {1}".format(
+                ["via {1} dev {2}".format(*r) for r in have_r], ["via {1} dev {2}".format(*r) for r in want_r]))
+        return changes
+
+    # -- apply ------------------------------------------------------------------
+    def reachability_targets(self, target):
+        checks = []
+        for r in target["routes"]:
+            checks.append(("gateway", r["gateway"], r["dev"]))
+        conn = (self.environ.get("SSH_CONNECTION") or "").split()
+        if conn and conn[0] not in [c[1] for c in checks]:
+            checks.append(("controller (SSH_CONNECTION)", conn[0], None))
+        return checks
+
+    def _ping(self, address, dev):
+        argv = ["ping", "-n", "-c", "1", "-W", "1"]
+        if ipaddress.ip_address(address.split("%")[0]).version == 6:
+            argv.append("-6")
+        if dev:
+            argv += ["-I", dev]
+        for _attempt in range(PING_ATTEMPTS):
+            if self.run(argv + [address])[0] == 0:
+                return True
+            self.sleep(0.5)
+        return False
+
+    def reconcile(self, spec):
+        rb = self.rollback_for(spec.name)
+        if rb.armed():
+            raise KvmError("name: a change of {0} is waiting for confirmation (timer {1}.timer); confirm it with "
+                           "confirm_only=true or let the timer roll it back, then run again".format(spec.name, rb.unit))
+        if not (self.which("systemd-run") and os.path.isdir("/run/systemd/system")):
+            raise KvmError("kvm_bridge needs systemd (systemd-run) on the managed host to arm the rollback; nothing was changed")
+        if not self.which("ip"):
+            raise KvmError("kvm_bridge needs iproute2 (the ip command) on the managed host")
+        backend_name = spec.backend if spec.backend != "auto" else detect_backend(self.run, self.files)
+        backend = BACKEND_CLASSES[backend_name](self.files)
+        backend.check(self.which)
+
+        actual = self.reader.state(spec.name, spec.ports)
+        if spec.state == "present":
+            target, cfg = self.plan_present(spec, actual)
+            wanted_files = backend.present(cfg)
+        else:
+            target, port_cfg = self.plan_absent(spec, actual)
+            wanted_files = backend.absent(spec.name, port_cfg)
+        file_changes = {}
+        for path, content in sorted(wanted_files.items()):
+            before = self.files.read(path)
+            if before != content:
+                file_changes[path] = (before, content)
+        live = self.live_changes(actual, target)
+
+        actions = ["{0} {1}".format("delete" if after is None else "write", path) for path, (_b, after) in file_changes.items()]
+        actions += live
+        changed = bool(actions)
+        diff = [dict(before_header=path, after_header=path, before=b or "", after=a or "") for path, (b, a) in file_changes.items()]
+        if live:
+            diff.append(dict(before_header="live state", after_header="live state",
+                             before=_describe(actual), after=_describe(target)))
+        result = dict(changed=changed, backend=backend_name, actions=actions, files=sorted(file_changes),
+                      bridge=_summary(spec, target), pending=False, reached=[], diff=diff)
+        if not changed or self.check_mode:
+            return result
+
+        reload_lines = backend.reload_lines([spec.name] + spec.ports) if hasattr(backend, "reload_lines") else []
+        rb.prepare(dict((p, b) for p, (b, _a) in file_changes.items()), actual, reload_lines)
+        rb.arm(spec.rollback_timeout)
+        try:
+            for path, (_b, after) in file_changes.items():
+                if after is None:
+                    self.files.delete(path)
+                else:
+                    self.files.write(path, after)
+            rb.apply(converge_script(target, strict=True) + list(reload_lines) if live else list(reload_lines))
+        except KvmError as e:
+            rb.restore_now()
+            raise KvmError("{0}; rolled back to the previous configuration".format(e))
+        except (IOError, OSError) as e:
+            rb.restore_now()
+            raise KvmError("writing the configuration failed ({0}); rolled back to the previous configuration".format(e))
+
+        unreachable = []
+        for what, address, dev in self.reachability_targets(target):
+            if self._ping(address, dev):
+                result["reached"].append(address)
+            else:
+                unreachable.append("{0} {1}{2}".format(what, address, " through " + dev if dev else ""))
+        if unreachable:
+            rb.restore_now()
+            raise KvmError("after the change the host could not reach {0}; rolled back to the previous addresses and "
+                           "configuration".format(", ".join(unreachable)))
+        if spec.confirm:
+            rb.confirm()
+        else:
+            result["pending"] = True
+            result["rollback"] = dict(unit=rb.unit + ".timer", timeout=spec.rollback_timeout, directory=rb.dir)
+        return result
+
+
+def _describe(state):
+    lines = []
+    br = state["bridge"]
+    if br["exists"]:
+        lines.append("{0}: bridge mac={1} mtu={2} stp={3} forward_delay={4}".format(
+            br["name"], br["mac"], br["mtu"], br["stp"], br["forward_delay"]))
+        lines += ["  address {0}".format(a) for a in br["addresses"]]
+    else:
+        lines.append("{0}: absent".format(br["name"]))
+    for p in state["ports"]:
+        lines.append("{0}: master={1}".format(p["name"], p["master"]))
+        lines += ["  address {0}".format(a) for a in p["addresses"]]
+    lines += ["default via {0} dev {1}".format(r["gateway"], r["dev"]) for r in state["routes"]]
+    return "\n".join(lines) + "\n"
+
+
+def _summary(spec, target):
+    br = target["bridge"]
+    return dict(name=spec.name, present=br["exists"], ports=[p["name"] for p in target["ports"] if p["master"] == spec.name],
+                addresses=br["addresses"] if br["exists"] else [], mac=br["mac"] if br["exists"] else None,
+                gateways=[r["gateway"] for r in target["routes"] if r["dev"] == spec.name], stp=br["stp"] if br["exists"] else None)

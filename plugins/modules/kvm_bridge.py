@@ -1,0 +1,227 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kvmops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: kvm_bridge
+short_description: Make a Linux bridge take over a NIC's address, with an automatic rollback
+version_added: 0.1.0
+description:
+  - Makes the NICs in O(ports) ports of the bridge O(name) and moves the address, default route and DNS of the
+    first port to the bridge (the tutorial's ifcfg-ens33 / ifcfg-br0 step), both in the persistent configuration
+    of O(backend) and live.
+  - Before the live change a rollback is armed, a transient systemd timer that restores the previous files and
+    addresses after O(rollback_timeout) seconds unless the change is confirmed. The live change runs as one
+    transient systemd unit, so a cut SSH connection cannot stop it half-way.
+  - After the change the module pings the gateway through the bridge (and the controller's address from
+    C(SSH_CONNECTION)); when one does not answer it rolls back at once and fails, naming what it could not reach.
+    Otherwise it confirms the change itself, or with O(confirm=false) leaves it armed, to be confirmed by a second
+    call with O(confirm_only=true) (the role kvmops.hypervisor.kvm_bridge does this after M(ansible.builtin.wait_for_connection)).
+  - O(state=absent) gives the addresses back to the first port and deletes the bridge.
+extends_documentation_fragment:
+  - kvmops.hypervisor.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  name:
+    description: Name of the bridge.
+    type: str
+    default: br0
+  ports:
+    description:
+      - NICs that become ports of the bridge; the first one's address is taken over. Required with O(state=present).
+      - With O(state=absent), the port that gets the address back (by default the bridge's first port).
+    type: list
+    elements: str
+    default: []
+  ipv4:
+    description:
+      - V(takeover) copies the addresses, prefix, default route and DNS of the first port (or keeps the bridge's,
+        once it has them).
+      - V(dhcp) moves the current lease live and configures DHCP in the files (the bridge keeps the port's MAC,
+        so a DHCP reservation still matches).
+      - A dict with C(address) (one or a list, with prefix, such as V(20.0.0.16/24)), C(gateway) and C(dns) (a list)
+        sets a static address.
+    type: raw
+    default: takeover
+  ipv6:
+    description:
+      - As O(ipv4) for IPv6. By default IPv6 addresses are left alone.
+    type: raw
+  stp:
+    description: Whether the bridge runs the spanning tree protocol.
+    type: bool
+    default: false
+  forward_delay:
+    description: Forward delay of the bridge in seconds (2 to 30). By default the kernel's (15) is kept.
+    type: int
+  mtu:
+    description: MTU of the bridge and its ports. By default left as it is.
+    type: int
+  mac:
+    description: MAC address of the bridge. By default the first port's, so DHCP reservations survive.
+    type: str
+  backend:
+    description:
+      - What writes the persistent configuration. V(auto) detects what manages the network now
+        (NetworkManager, systemd-networkd, ifupdown, network-scripts, in that order).
+      - V(networkmanager) is not supported in this version and fails before anything is changed.
+      - V(ifcfg) writes /etc/sysconfig/network-scripts files (EL 7); the live change is made with iproute2.
+    type: str
+    choices: [auto, networkmanager, ifcfg, ifupdown, networkd]
+    default: auto
+  state:
+    description: V(present) makes the bridge take over; V(absent) gives the address back to the port and deletes the bridge.
+    type: str
+    choices: [present, absent]
+    default: present
+  rollback_timeout:
+    description: Seconds after which an unconfirmed change is rolled back (5 to 86400).
+    type: int
+    default: 60
+  confirm:
+    description:
+      - V(true) confirms the change as soon as the module has reached the gateway and the controller.
+      - V(false) leaves the rollback armed; confirm it with O(confirm_only=true) before O(rollback_timeout) ends.
+    type: bool
+    default: true
+  confirm_only:
+    description:
+      - Only confirm a change of O(name) left armed by O(confirm=false) (stop the timer, delete the backup);
+        nothing else is read or changed. RV(ignore:changed) says whether a change was waiting.
+    type: bool
+    default: false
+notes:
+  - Needs systemd (systemd-run), iproute2 and ping on the managed host.
+  - The backup, the restore script and the log of the last rollback are under /var/lib/kvmops/bridge.
+  - With backend V(networkd) the files are /etc/systemd/network/10-kvmops-*; with V(ifupdown),
+    /etc/network/interfaces.d/kvmops-* (stanzas of the port elsewhere are commented out; needs bridge-utils).
+seealso:
+  - role: kvmops.hypervisor.kvm_bridge
+    description: The confirm flow driven from the controller.
+author:
+  - kvmops contributors (@kvmops)
+"""
+
+EXAMPLES = r"""
+- name: br0 takes over ens33's address (the tutorial's ifcfg-br0)
+  kvmops.hypervisor.kvm_bridge:
+    name: br0
+    ports: [ens33]
+
+- name: Static address, as in the tutorial
+  kvmops.hypervisor.kvm_bridge:
+    name: br0
+    ports: [ens33]
+    ipv4:
+      address: 20.0.0.16/24
+      gateway: 20.0.0.2
+      dns: [20.0.0.2]
+    backend: ifcfg
+
+- name: Change, leave it armed, confirm after reconnecting
+  kvmops.hypervisor.kvm_bridge:
+    ports: [ens33]
+    confirm: false
+    rollback_timeout: 60
+
+- name: Confirm
+  kvmops.hypervisor.kvm_bridge:
+    confirm_only: true
+
+- name: Give the address back to the port
+  kvmops.hypervisor.kvm_bridge:
+    name: br0
+    state: absent
+"""
+
+RETURN = r"""
+backend:
+  description: The backend that wrote (or would write) the files.
+  returned: unless O(confirm_only=true)
+  type: str
+  sample: networkd
+actions:
+  description: The changes the run made (or in check mode would make), files first, then the live state.
+  returned: always
+  type: list
+  elements: str
+  sample: ["write /etc/systemd/network/10-kvmops-br0.netdev", "create bridge br0", "eth0 master: None -> br0"]
+files:
+  description: Paths written or deleted (or that would be).
+  returned: always
+  type: list
+  elements: str
+  sample: ["/etc/systemd/network/10-kvmops-br0.netdev"]
+bridge:
+  description: The bridge as the run leaves it (in check mode, as it would).
+  returned: unless O(confirm_only=true)
+  type: dict
+  sample: {name: br0, present: true, ports: [eth0], addresses: [10.88.0.5/16], mac: "62:76:e8:99:7d:29", gateways: [10.88.0.1], stp: false}
+pending:
+  description: Whether the change is waiting for confirmation (O(confirm=false)).
+  returned: always
+  type: bool
+  sample: false
+rollback:
+  description: The armed rollback, when RV(pending) is true.
+  returned: when pending
+  type: dict
+  sample: {unit: kvmops-bridge-rollback-br0.timer, timeout: 60, directory: /var/lib/kvmops/bridge/br0}
+reached:
+  description: The addresses the module pinged successfully after the change.
+  returned: unless O(confirm_only=true)
+  type: list
+  elements: str
+  sample: [10.88.0.1]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._spec import BridgeSpec, validate_ifname
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._takeover import BridgeManager
+
+
+def main():
+    argument_spec = dict(
+        name=dict(type="str", default="br0"),
+        ports=dict(type="list", elements="str", default=[]),
+        ipv4=dict(type="raw", default="takeover"),
+        ipv6=dict(type="raw"),
+        stp=dict(type="bool", default=False),
+        forward_delay=dict(type="int"),
+        mtu=dict(type="int"),
+        mac=dict(type="str"),
+        backend=dict(type="str", choices=["auto", "networkmanager", "ifcfg", "ifupdown", "networkd"], default="auto"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        rollback_timeout=dict(type="int", default=60),
+        confirm=dict(type="bool", default=True),
+        confirm_only=dict(type="bool", default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    manager = BridgeManager(lambda argv: module.run_command(argv), module.get_bin_path, module.check_mode)
+    try:
+        if module.params["confirm_only"]:
+            result = manager.confirm_only(validate_ifname("name", module.params["name"]))
+        else:
+            result = manager.reconcile(BridgeSpec.from_params(module.params))
+    except KvmError as e:
+        module.fail_json(msg=str(e))
+    diff = result.pop("diff")
+    if module._diff:
+        result["diff"] = diff
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
