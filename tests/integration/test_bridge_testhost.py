@@ -1,0 +1,238 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""kvm_bridge and the kvm_bridge role over SSH on podman test hosts, never on
+the runner.  One host per backend (systemd-networkd, ifupdown); the cases run
+in order on it: takeover in four steps, a wrong gateway rolled back at once, a
+change left unconfirmed rolled back by the timer, absent.
+
+Before the first case the test writes a configuration for eth0 that matches
+what podman gave it, so backend=auto has something real to detect.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "lab"))
+
+import testhost as lab  # noqa: E402  pylint: disable=wrong-import-position
+
+GATEWAY = "10.88.0.1"  # podman's bridge, which is also the runner (the controller)
+
+FOUR_STEPS = """\
+- name: kvm_bridge in four steps
+  hosts: kvm_hosts
+  gather_facts: false
+  tasks:
+    - name: Check mode
+      kvmops.hypervisor.kvm_bridge: "{{ bridge_args }}"
+      check_mode: true
+      diff: true
+      register: step_check
+    - name: Live state after check mode
+      ansible.builtin.command: ip -j addr show
+      register: state_after_check
+      changed_when: false
+    - name: Apply
+      kvmops.hypervisor.kvm_bridge: "{{ bridge_args }}"
+      register: step_apply
+    - name: The SSH connection survived
+      ansible.builtin.ping:
+    - name: Check again
+      kvmops.hypervisor.kvm_bridge: "{{ bridge_args }}"
+      check_mode: true
+      register: step_check2
+    - name: Apply again
+      kvmops.hypervisor.kvm_bridge: "{{ bridge_args }}"
+      register: step_apply2
+    - name: Hand the results to the test
+      ansible.builtin.copy:
+        content: "{{ {'check': step_check, 'apply': step_apply, 'check2': step_check2, 'apply2': step_apply2,
+                      'addr_after_check': state_after_check.stdout | from_json} | to_json }}"
+        dest: "{{ out }}"
+        mode: "0600"
+      delegate_to: localhost
+"""
+
+WRONG_GATEWAY = """\
+- name: kvm_bridge with a gateway that does not answer
+  hosts: kvm_hosts
+  gather_facts: false
+  tasks:
+    - name: Take over with a wrong gateway
+      kvmops.hypervisor.kvm_bridge: "{{ bridge_args }}"
+      register: wrong
+      failed_when: false
+    - name: Hand the result to the test
+      ansible.builtin.copy:
+        content: "{{ wrong | to_json }}"
+        dest: "{{ out }}"
+        mode: "0600"
+      delegate_to: localhost
+"""
+
+ROLE_UNCONFIRMED = """\
+- name: The kvm_bridge role, confirmation withheld
+  hosts: kvm_hosts
+  gather_facts: false
+  roles:
+    - role: kvmops.hypervisor.kvm_bridge
+      vars:
+        kvm_bridge_ports: [eth0]
+        kvm_bridge_backend: "{{ backend }}"
+        kvm_bridge_rollback_timeout: 10
+        kvm_bridge_confirm: false
+  post_tasks:
+    - name: Hand the result to the test
+      ansible.builtin.copy:
+        content: "{{ kvm_bridge_result | to_json }}"
+        dest: "{{ out }}"
+        mode: "0600"
+      delegate_to: localhost
+"""
+
+ROLE_CONFIRMED = ROLE_UNCONFIRMED.replace("kvm_bridge_confirm: false", "kvm_bridge_confirm: true").replace(
+    "confirmation withheld", "confirmed")
+
+SETUP = {
+    "networkd": """set -e
+ip=$(ip -4 -o addr show dev eth0 | awk '{print $4}')
+printf '[Match]\\nName=eth0\\n\\n[Network]\\nAddress=%s\\nGateway=10.88.0.1\\n' "$ip" > /etc/systemd/network/20-eth0.network
+systemctl start systemd-networkd
+""",
+    "ifupdown": """set -e
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ifupdown bridge-utils >/dev/null
+ip=$(ip -4 -o addr show dev eth0 | awk '{print $4}')
+printf 'source /etc/network/interfaces.d/*\\n\\nauto lo\\niface lo inet loopback\\n\\nallow-hotplug eth0\\niface eth0 inet static\\n    address %s\\n    gateway 10.88.0.1\\n' "$ip" > /etc/network/interfaces
+""",
+}
+
+
+@pytest.fixture(scope="module", params=["networkd", "ifupdown"])
+def bridge_host(request):
+    host = lab.TestHost()
+    try:
+        host.start()
+        host.exec(["sh", "-c", SETUP[request.param]])
+        yield request.param, host
+    finally:
+        host.remove()
+
+
+def _state(host):
+    """eth0's and br0's global IPv4 addresses, br0's ports, the default routes: read on the host itself."""
+    addrs = json.loads(host.exec(["ip", "-j", "-4", "addr", "show"]).stdout)
+    by_dev = dict((a["ifname"], sorted("{0}/{1}".format(i["local"], i["prefixlen"]) for i in a["addr_info"]
+                                       if i.get("scope") == "global")) for a in addrs)
+    links = json.loads(host.exec(["ip", "-j", "link", "show"]).stdout)
+    master = dict((link["ifname"], link.get("master")) for link in links)
+    routes = json.loads(host.exec(["ip", "-j", "-4", "route", "show", "default"]).stdout)
+    return dict(eth0=by_dev.get("eth0", []), br0=by_dev.get("br0"), eth0_master=master.get("eth0"),
+                default=sorted(set((r["gateway"], r["dev"]) for r in routes)))
+
+
+def _run(run_playbook, tmp_path, host, text, **extra):
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(text)
+    out = tmp_path / "out.json"
+    if out.exists():
+        out.unlink()
+    extra["out"] = str(out)
+    proc = run_playbook(host, str(playbook), "-e", json.dumps(extra))
+    return proc, (json.loads(out.read_text()) if out.exists() else None)
+
+
+def _wait_for_state(host, expected, timeout):
+    """Poll (no timed assertion: the deadline only bounds the wait) until the host is back as it was."""
+    deadline = time.monotonic() + timeout
+    state = _state(host)
+    while state != expected and time.monotonic() < deadline:
+        time.sleep(1)
+        state = _state(host)
+    return state
+
+
+def _original(host):
+    return dict(eth0=[host.ip + "/16"], br0=None, eth0_master=None, default=[(GATEWAY, "eth0")])
+
+
+def test_takeover_four_steps(bridge_host, run_playbook, tmp_path):
+    backend, host = bridge_host
+    before = _state(host)
+    assert before == _original(host)
+    proc, res = _run(run_playbook, tmp_path, host, FOUR_STEPS, bridge_args=dict(name="br0", ports=["eth0"], backend="auto"))
+    assert proc.returncode == 0
+    check, apply_, check2, apply2 = res["check"], res["apply"], res["check2"], res["apply2"]
+    assert check["changed"] is True and check["backend"] == backend
+    assert "create bridge br0" in check["actions"]
+    assert check["bridge"]["addresses"] == [host.ip + "/16"]
+    assert any(d["before_header"] == "live state" for d in check["diff"])
+    # check mode touched nothing: eth0 still had its address when checked
+    eth0 = [a for a in res["addr_after_check"] if a["ifname"] == "eth0"][0]
+    assert host.ip in [i["local"] for i in eth0["addr_info"]]
+    assert apply_["changed"] is True and apply_["actions"] == check["actions"] and apply_["pending"] is False
+    assert GATEWAY in apply_["reached"]
+    assert check2["changed"] is False and check2["actions"] == []
+    assert apply2["changed"] is False
+    after = _state(host)
+    assert after == dict(eth0=[], br0=[host.ip + "/16"], eth0_master="br0", default=[(GATEWAY, "br0")])
+    mac_eth0 = host.exec(["cat", "/sys/class/net/eth0/address"]).stdout.strip()
+    assert host.exec(["cat", "/sys/class/net/br0/address"]).stdout.strip() == mac_eth0
+    for path in apply_["files"]:
+        assert host.exec(["test", "-f", path], check=False).returncode == 0, path
+    assert host.exec(["test", "-e", "/var/lib/kvmops/bridge/br0"], check=False).returncode != 0  # confirmed: no backup left
+
+
+def test_absent_restores_the_port(bridge_host, run_playbook, tmp_path):
+    backend, host = bridge_host
+    proc, res = _run(run_playbook, tmp_path, host, FOUR_STEPS, bridge_args=dict(name="br0", state="absent", backend=backend))
+    assert proc.returncode == 0
+    assert res["check"]["changed"] is True and "delete bridge br0" in res["check"]["actions"]
+    assert res["apply"]["changed"] is True
+    assert res["check2"]["changed"] is False and res["apply2"]["changed"] is False
+    assert _state(host) == _original(host)
+
+
+def test_wrong_gateway_rolls_back_at_once(bridge_host, run_playbook, tmp_path):
+    backend, host = bridge_host
+    before = _state(host)
+    files_before = host.exec(["sh", "-c", "cat /etc/systemd/network/* /etc/network/interfaces /etc/network/interfaces.d/* 2>/dev/null; true"]).stdout
+    args = dict(name="br0", ports=["eth0"], backend=backend, ipv4=dict(address=host.ip + "/16", gateway="10.88.0.254"))
+    proc, res = _run(run_playbook, tmp_path, host, WRONG_GATEWAY, bridge_args=args)
+    assert proc.returncode == 0
+    assert res["failed_when_result"] is False and res["changed"] is False  # the module failed; failed_when kept the play going
+    assert "could not reach gateway 10.88.0.254 through br0" in res["msg"] and "rolled back" in res["msg"]
+    assert _state(host) == before
+    files_after = host.exec(["sh", "-c", "cat /etc/systemd/network/* /etc/network/interfaces /etc/network/interfaces.d/* 2>/dev/null; true"]).stdout
+    assert files_after == files_before
+    assert "rollback of br0 done" in host.exec(["cat", "/var/lib/kvmops/bridge/br0.rollback.log"]).stdout
+
+
+def test_role_unconfirmed_is_rolled_back_by_the_timer(bridge_host, run_playbook, tmp_path):
+    backend, host = bridge_host
+    before = _state(host)
+    proc, res = _run(run_playbook, tmp_path, host, ROLE_UNCONFIRMED, backend=backend)
+    assert proc.returncode == 0
+    assert res["changed"] is True and res["pending"] is True
+    assert res["rollback"]["timeout"] == 10
+    # the change is live and armed right after the play
+    assert host.exec(["systemctl", "is-active", "kvmops-bridge-rollback-br0.timer"], check=False).stdout.strip() == "active"
+    state = _wait_for_state(host, before, timeout=60)
+    assert state == before, "not rolled back by the timer"
+    assert host.exec(["systemctl", "is-active", "kvmops-bridge-rollback-br0.timer"], check=False).stdout.strip() != "active"
+    # reachable again: a play over SSH works
+    proc, res = _run(run_playbook, tmp_path, host, ROLE_CONFIRMED, backend=backend)
+    assert proc.returncode == 0 and res["changed"] is True and res["pending"] is True
+    # the role confirmed: nothing armed, bridge stays
+    assert host.exec(["systemctl", "is-active", "kvmops-bridge-rollback-br0.timer"], check=False).stdout.strip() != "active"
+    assert _state(host)["eth0_master"] == "br0"
+    proc, res = _run(run_playbook, tmp_path, host, ROLE_CONFIRMED, backend=backend)
+    assert proc.returncode == 0 and res["changed"] is False
