@@ -1,0 +1,217 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""kvm_bridge's pure logic: input validation (the field is named), the plan
+from a live state (takeover, static, absent, idempotence), the converge
+script, the networkd and ifupdown files, and the rollback's restore script."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+
+import pytest
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError, ValidationError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._ifupdown import IfupdownBackend, comment_out
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._live import LiveReader, converge_script
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._networkd import NetworkdBackend
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._networkmanager import NetworkManagerBackend
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._rollback import Rollback
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._spec import BridgeSpec
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._takeover import BridgeManager, Files, NetConfig
+
+MAC = "62:76:e8:99:7d:29"
+BEFORE = dict(
+    bridge=dict(name="br0", exists=False, mac=None, mtu=None, stp=None, forward_delay=None, addresses=[]),
+    ports=[dict(name="eth0", exists=True, mac=MAC, master=None, mtu=1500, addresses=["10.88.0.5/16"])],
+    routes=[dict(family=4, gateway="10.88.0.1", dev="eth0", metric=100)],
+    families=[4, 6])
+AFTER = dict(
+    bridge=dict(name="br0", exists=True, mac=MAC, mtu=1500, stp=False, forward_delay=15, addresses=["10.88.0.5/16"]),
+    ports=[dict(name="eth0", exists=True, mac=MAC, master="br0", mtu=1500, addresses=[])],
+    routes=[dict(family=4, gateway="10.88.0.1", dev="br0", metric=100)],
+    families=[4, 6])
+
+
+def spec(**params):
+    values = dict(name="br0", ports=["eth0"])
+    values.update(params)
+    return BridgeSpec.from_params(values)
+
+
+@pytest.fixture
+def manager(tmp_path):
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 10.255.255.53\nnameserver 127.0.0.53\n", encoding="utf-8")
+
+    def no_commands(argv):
+        raise AssertionError("no command expected: {0}".format(argv))
+    return BridgeManager(no_commands, lambda _n: None, check_mode=True, files=Files(str(tmp_path)),
+                         reader=LiveReader(no_commands, resolv_conf=str(resolv)))
+
+
+@pytest.mark.parametrize("params, field", [
+    (dict(name="br0/x"), "name"),
+    (dict(name="a" * 16), "name"),
+    (dict(ports=[]), "ports"),
+    (dict(ports=["eth0", "eth0"]), "ports"),
+    (dict(ports=["br0"]), "ports"),
+    (dict(ipv4="static"), "ipv4"),
+    (dict(ipv4=dict(address="20.0.0.16")), "ipv4.address"),
+    (dict(ipv4=dict(address="20.0.0.300/24")), "ipv4.address"),
+    (dict(ipv4=dict(address="2001:db8::1/64")), "ipv4.address"),
+    (dict(ipv4=dict(gateway="20.0.0.2")), "ipv4.address"),
+    (dict(ipv4=dict(address="20.0.0.16/24", gateway="nope")), "ipv4.gateway"),
+    (dict(ipv4=dict(address="20.0.0.16/24", dns=["x"])), "ipv4.dns"),
+    (dict(ipv4=dict(address="20.0.0.16/24", gw="20.0.0.2")), "ipv4"),
+    (dict(ipv6=dict(address="20.0.0.16/24")), "ipv6.address"),
+    (dict(forward_delay=1), "forward_delay"),
+    (dict(mtu=10), "mtu"),
+    (dict(mac="zz:00:00:00:00:00"), "mac"),
+    (dict(mac="01:00:5e:00:00:01"), "mac"),
+    (dict(backend="wicked"), "backend"),
+    (dict(rollback_timeout=1), "rollback_timeout"),
+])
+def test_bad_input_names_the_field(params, field):
+    with pytest.raises(ValidationError) as e:
+        spec(**params)
+    assert e.value.field == field
+    assert str(e.value).startswith(field + ": ")
+
+
+def test_defaults():
+    s = spec()
+    assert (s.ipv4.mode, s.ipv6.mode, s.stp, s.backend, s.state, s.rollback_timeout, s.confirm) == (
+        "takeover", None, False, "auto", "present", 60, True)
+    assert spec(ports=[], state="absent").ports == []
+    assert spec(mac="62-76-E8-99-7D-29").mac == MAC
+
+
+def test_takeover_plan(manager):
+    target, cfg = manager.plan_present(spec(), copy.deepcopy(BEFORE))
+    assert target["bridge"]["addresses"] == ["10.88.0.5/16"] and target["bridge"]["mac"] == MAC
+    assert target["ports"][0]["master"] == "br0" and target["ports"][0]["addresses"] == []
+    assert target["routes"] == [dict(family=4, gateway="10.88.0.1", dev="br0", metric=100)]
+    assert [(c.mode, c.addresses, c.gateway, c.dns) for c in cfg.ipcfgs] == [("static", ["10.88.0.5/16"], "10.88.0.1", ["10.255.255.53"])]
+    changes = manager.live_changes(BEFORE, target)
+    assert "create bridge br0" in changes and "eth0 master: None -> br0" in changes
+
+
+def test_takeover_is_idempotent_once_done(manager):
+    target, cfg = manager.plan_present(spec(), copy.deepcopy(AFTER))
+    assert manager.live_changes(AFTER, target) == []
+    assert cfg.ipcfgs[0].addresses == ["10.88.0.5/16"]  # read back from the bridge
+
+
+def test_takeover_without_an_address(manager):
+    before = copy.deepcopy(BEFORE)
+    before["ports"][0]["addresses"] = []
+    with pytest.raises(ValidationError) as e:
+        manager.plan_present(spec(), before)
+    assert e.value.field == "ipv4" and "eth0" in str(e.value)
+
+
+def test_static_plan_and_settings(manager):
+    s = spec(ipv4=dict(address="20.0.0.16/24", gateway="20.0.0.2"), stp=True, forward_delay=4, mtu=9000)
+    target, _cfg = manager.plan_present(s, copy.deepcopy(AFTER))
+    changes = manager.live_changes(AFTER, target)
+    assert "br0 addresses: ['10.88.0.5/16'] -> ['20.0.0.16/24']" in changes
+    assert "br0 stp: False -> True" in changes and "br0 forward_delay: 15 -> 4" in changes and "br0 mtu: 1500 -> 9000" in changes
+
+
+def test_absent_plan(manager):
+    target, port_cfg = manager.plan_absent(spec(ports=[], state="absent"), copy.deepcopy(AFTER))
+    assert target["bridge"]["exists"] is False
+    assert target["ports"][0]["master"] is None and target["ports"][0]["addresses"] == ["10.88.0.5/16"]
+    assert target["routes"] == [dict(family=4, gateway="10.88.0.1", dev="eth0", metric=100)]
+    assert port_cfg.name == "eth0" and port_cfg.ipcfgs[0].addresses == ["10.88.0.5/16"]
+    nothing, none = manager.plan_absent(spec(ports=[], state="absent"), copy.deepcopy(BEFORE))
+    assert manager.live_changes(BEFORE, nothing) == [] and none is None
+
+
+def test_converge_script_is_valid_shell_in_both_directions():
+    for state, strict in ((AFTER, True), (BEFORE, False)):
+        script = "\n".join(converge_script(state, strict))
+        assert subprocess.run(["sh", "-n"], input=script, text=True, check=False).returncode == 0
+    forward = converge_script(AFTER, True)
+    # the new address and route go in before the old ones go out
+    add = [i for i, line in enumerate(forward) if line.startswith("ip addr replace 10.88.0.5/16 dev br0")][0]
+    delete = [i for i, line in enumerate(forward) if "ip addr del" in line and "eth0" in line][0]
+    assert forward[0] == "set -e" and add < delete
+    back = converge_script(BEFORE, False)
+    assert back[0] == "set +e" and back[-1].endswith("ip link del dev br0; fi")
+    assert "ip -4 route replace default via 10.88.0.1 dev eth0 metric 100" in back
+
+
+def test_networkd_files(tmp_path):
+    _t, cfg = BridgeManager(None, None, True, files=Files(str(tmp_path)), reader=LiveReader(None, resolv_conf="/nonexistent")).plan_present(
+        spec(), copy.deepcopy(BEFORE))
+    files = NetworkdBackend(Files(str(tmp_path))).present(cfg)
+    assert sorted(files) == ["/etc/systemd/network/10-kvmops-br0.netdev", "/etc/systemd/network/10-kvmops-br0.network",
+                             "/etc/systemd/network/10-kvmops-eth0.network"]
+    assert "Kind=bridge\nMACAddress={0}\n".format(MAC) in files["/etc/systemd/network/10-kvmops-br0.netdev"]
+    assert "STP=no" in files["/etc/systemd/network/10-kvmops-br0.netdev"]
+    assert "Address=10.88.0.5/16\nGateway=10.88.0.1\n" in files["/etc/systemd/network/10-kvmops-br0.network"]
+    assert "[Network]\nBridge=br0\n" in files["/etc/systemd/network/10-kvmops-eth0.network"]
+
+
+DEBIAN_INTERFACES = """\
+source /etc/network/interfaces.d/*
+
+auto lo
+iface lo inet loopback
+
+# The primary network interface
+allow-hotplug ens33
+iface ens33 inet static
+    address 20.0.0.16/24
+    gateway 20.0.0.2
+    dns-nameservers 20.0.0.2
+
+iface ens33 inet6 auto
+"""
+
+
+def test_ifupdown_comments_out_the_installers_stanza(tmp_path):
+    out = comment_out(DEBIAN_INTERFACES, {"ens33"}, "/etc/network/interfaces.d/kvmops-br0")
+    active = [line for line in out.splitlines() if line.strip() and not line.startswith("#")]
+    assert active == ["source /etc/network/interfaces.d/*", "auto lo", "iface lo inet loopback"]
+    assert comment_out(out, {"ens33"}, "x") == out  # stable
+
+    etc = tmp_path / "etc" / "network"
+    (etc / "interfaces.d").mkdir(parents=True)
+    (etc / "interfaces").write_text(DEBIAN_INTERFACES, encoding="utf-8")
+    backend = IfupdownBackend(Files(str(tmp_path)))
+    s = spec(ports=["ens33"], ipv4=dict(address="20.0.0.16/24", gateway="20.0.0.2", dns="20.0.0.2"))
+    text = backend.present(NetConfig("br0", ["ens33"], MAC, False, None, False, None, s.families))["/etc/network/interfaces.d/kvmops-br0"]
+    assert text.splitlines()[1:] == [
+        "auto ens33", "iface ens33 inet manual", "", "auto br0", "iface br0 inet static", "    address 20.0.0.16/24",
+        "    gateway 20.0.0.2", "    dns-nameservers 20.0.0.2", "    bridge_ports ens33", "    bridge_stp off",
+        "    bridge_hw " + MAC]
+
+
+def test_networkmanager_is_refused_clearly():
+    with pytest.raises(KvmError) as e:
+        NetworkManagerBackend(None).check(lambda _n: "/usr/bin/nmcli")
+    assert "not supported" in str(e.value) and "nothing was changed" in str(e.value)
+
+
+def test_restore_script(tmp_path):
+    calls = []
+    managed = tmp_path / "managed.network"
+    managed.write_text("old\n", encoding="utf-8")
+    rb = Rollback(lambda argv: calls.append(argv) or (0, "", ""), "br0", state_dir=str(tmp_path / "state"))
+    rb.prepare({str(managed): "old\n", str(tmp_path / "new.netdev"): None}, BEFORE, ["networkctl reload || true"])
+    script = (tmp_path / "state" / "br0" / "restore.sh").read_text(encoding="utf-8")
+    assert subprocess.run(["sh", "-n"], input=script, text=True, check=False).returncode == 0
+    assert "rm -f {0}".format(tmp_path / "new.netdev") in script
+    assert "install -D -m 0644 {0} {1}".format(tmp_path / "state" / "br0" / "files" / "0", managed) in script
+    assert "ip link del dev br0" in script and "networkctl reload" in script
+    assert (tmp_path / "state" / "br0" / "files" / "0").read_text(encoding="utf-8") == "old\n"
+    assert os.stat(tmp_path / "state" / "br0" / "restore.sh").st_mode & 0o777 == 0o700
+    rb.arm(10)
+    assert calls[-1][:5] == ["systemd-run", "--quiet", "--unit", "kvmops-bridge-rollback-br0", "--on-active=10s"]
+    rb.confirm()
+    assert not (tmp_path / "state" / "br0").exists()
