@@ -105,9 +105,6 @@ notes:
   - The backup, the restore script and the log of the last rollback are under /var/lib/kvmops/bridge.
   - With backend V(networkd) the files are /etc/systemd/network/10-kvmops-*; with V(ifupdown),
     /etc/network/interfaces.d/kvmops-* (stanzas of the port elsewhere are commented out; needs bridge-utils).
-seealso:
-  - role: kvmops.hypervisor.kvm_bridge
-    description: The confirm flow driven from the controller.
 author:
   - kvmops contributors (@kvmops)
 """
@@ -209,7 +206,7 @@ def main():
         confirm_only=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    manager = BridgeManager(lambda argv: module.run_command(argv), module.get_bin_path, module.check_mode)
+    manager = BridgeManager(module.run_command, module.get_bin_path, module.check_mode)
     try:
         if module.params["confirm_only"]:
             result = manager.confirm_only(validate_ifname("name", module.params["name"]))

@@ -79,4 +79,3 @@ class NetworkdBackend:
         # networkd re-reads its files and reconfigures the links they match; the live
         # state is already what the files say, so this adopts rather than changes it.
         return ["if systemctl -q is-active systemd-networkd; then networkctl reload || true; fi"]
-
