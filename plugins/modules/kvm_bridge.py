@@ -74,7 +74,7 @@ options:
     description:
       - What writes the persistent configuration. V(auto) detects what manages the network now
         (NetworkManager, systemd-networkd, ifupdown, network-scripts, in that order).
-      - V(networkmanager) is not supported in this version and fails before anything is changed.
+      - V(networkmanager) writes keyfile profiles and lets NetworkManager make the live change (C(nmcli connection up)).
       - V(ifcfg) writes /etc/sysconfig/network-scripts files (EL 7); the live change is made with iproute2.
     type: str
     choices: [auto, networkmanager, ifcfg, ifupdown, networkd]
@@ -104,7 +104,10 @@ notes:
   - Needs systemd (systemd-run), iproute2 and ping on the managed host.
   - The backup, the restore script and the log of the last rollback are under /var/lib/kvmops/bridge.
   - With backend V(networkd) the files are /etc/systemd/network/10-kvmops-*; with V(ifupdown),
-    /etc/network/interfaces.d/kvmops-* (stanzas of the port elsewhere are commented out; needs bridge-utils).
+    /etc/network/interfaces.d/kvmops-* (stanzas of the port elsewhere are commented out; needs bridge-utils);
+    with V(networkmanager), /etc/NetworkManager/system-connections/kvmops-*.nmconnection (other profiles of the
+    port get C(autoconnect=false)).
+  - The V(ifcfg) backend's files are tested against the tutorial's own; its live path has not been run on an EL host.
 author:
   - kvmops contributors (@kvmops)
 """

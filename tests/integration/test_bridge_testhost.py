@@ -104,19 +104,29 @@ ROLE_CONFIRMED = ROLE_UNCONFIRMED.replace("kvm_bridge_confirm: false", "kvm_brid
 SETUP = {
     "networkd": """set -e
 ip=$(ip -4 -o addr show dev eth0 | awk '{print $4}')
-printf '[Match]\\nName=eth0\\n\\n[Network]\\nAddress=%s\\nGateway=10.88.0.1\\n' "$ip" > /etc/systemd/network/20-eth0.network
+printf '[Match]\\nName=eth0\\n\\n[Network]\\nAddress=%s\\nGateway=10.88.0.1\\n' "$ip" \\
+    > /etc/systemd/network/20-eth0.network
 systemctl start systemd-networkd
 """,
     "ifupdown": """set -e
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ifupdown bridge-utils >/dev/null
 ip=$(ip -4 -o addr show dev eth0 | awk '{print $4}')
-printf 'source /etc/network/interfaces.d/*\\n\\nauto lo\\niface lo inet loopback\\n\\nallow-hotplug eth0\\niface eth0 inet static\\n    address %s\\n    gateway 10.88.0.1\\n' "$ip" > /etc/network/interfaces
+printf 'source /etc/network/interfaces.d/*\\n\\nauto lo\\niface lo inet loopback\\n\\n' > /etc/network/interfaces
+printf 'allow-hotplug eth0\\niface eth0 inet static\\n    address %s\\n    gateway 10.88.0.1\\n' "$ip" >> /etc/network/interfaces
+""",
+    "networkmanager": """set -e
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends network-manager >/dev/null
+ip=$(ip -4 -o addr show dev eth0 | awk '{print $4}')
+nmcli connection add type ethernet ifname eth0 con-name eth0-static ipv4.method manual ipv4.addresses "$ip" \\
+    ipv4.gateway 10.88.0.1 ipv6.method ignore >/dev/null
+nmcli connection up eth0-static >/dev/null
 """,
 }
 
 
-@pytest.fixture(scope="module", params=["networkd", "ifupdown"])
+@pytest.fixture(scope="module", params=["networkd", "ifupdown", "networkmanager"])
 def bridge_host(request):
     host = lab.TestHost()
     try:
@@ -189,6 +199,17 @@ def test_takeover_four_steps(bridge_host, run_playbook, tmp_path):
     for path in apply_["files"]:
         assert host.exec(["test", "-f", path], check=False).returncode == 0, path
     assert host.exec(["test", "-e", "/var/lib/kvmops/bridge/br0"], check=False).returncode != 0  # confirmed: no backup left
+    if backend == "ifupdown":
+        # the installer-style stanza of eth0 is commented out, and ifupdown itself reads the new files
+        active = [line for line in host.exec(["cat", "/etc/network/interfaces"]).stdout.splitlines() if "eth0" in line and not line.startswith("#")]
+        assert active == []
+        query = host.exec(["ifquery", "br0"]).stdout.splitlines()
+        assert "bridge_ports: eth0" in query and "address: {0}".format(host.ip) in query
+    if backend == "networkmanager":
+        # NetworkManager itself runs the new profiles; the old one no longer autoconnects
+        devices = host.exec(["nmcli", "-t", "-f", "DEVICE,CONNECTION", "device"]).stdout.splitlines()
+        assert "br0:kvmops-br0" in devices and "eth0:kvmops-br0-port-eth0" in devices
+        assert "autoconnect=false" in host.exec(["cat", "/etc/NetworkManager/system-connections/eth0-static.nmconnection"]).stdout
 
 
 def test_absent_restores_the_port(bridge_host, run_playbook, tmp_path):

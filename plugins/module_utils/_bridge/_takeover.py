@@ -44,13 +44,13 @@ class Files:
     def exists(self, path):
         return os.path.exists(self._p(path))
 
-    def write(self, path, content):
+    def write(self, path, content, mode=0o644):
         real = self._p(path)
         os.makedirs(os.path.dirname(real), exist_ok=True)
         tmp = real + ".kvmops-tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(content)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, real)
 
     def delete(self, path):
@@ -265,6 +265,7 @@ class BridgeManager:
         backend.check(self.which)
 
         actual = self.reader.state(spec.name, spec.ports)
+        port_cfg = None
         if spec.state == "present":
             target, cfg = self.plan_present(spec, actual)
             wanted_files = backend.present(cfg)
@@ -290,7 +291,12 @@ class BridgeManager:
         if not changed or self.check_mode:
             return result
 
-        reload_lines = backend.reload_lines([spec.name] + spec.ports) if hasattr(backend, "reload_lines") else []
+        reload_lines = backend.reload_lines([spec.name] + spec.ports)
+        if hasattr(backend, "activate_lines"):  # NetworkManager makes the live change itself
+            ports = spec.ports if spec.state == "present" else ([port_cfg.name] if port_cfg is not None else [])
+            apply_lines = backend.activate_lines(spec.name, ports, spec.state == "present")
+        else:
+            apply_lines = (converge_script(target, strict=True) if live else []) + list(reload_lines)
         rb.prepare(dict((p, b) for p, (b, _a) in file_changes.items()), actual, reload_lines)
         rb.arm(spec.rollback_timeout)
         try:
@@ -298,8 +304,8 @@ class BridgeManager:
                 if after is None:
                     self.files.delete(path)
                 else:
-                    self.files.write(path, after)
-            rb.apply(converge_script(target, strict=True) + list(reload_lines) if live else list(reload_lines))
+                    self.files.write(path, after, getattr(backend, "file_mode", 0o644))
+            rb.apply(apply_lines)
         except KvmError as e:
             rb.restore_now()
             raise KvmError("{0}; rolled back to the previous configuration".format(e))

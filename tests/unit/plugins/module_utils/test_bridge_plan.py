@@ -17,7 +17,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import K
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._ifupdown import IfupdownBackend, comment_out
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._live import LiveReader, converge_script
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._networkd import NetworkdBackend
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._networkmanager import NetworkManagerBackend
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._networkmanager import NetworkManagerBackend, disable_autoconnect
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._rollback import Rollback
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._spec import BridgeSpec
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._takeover import BridgeManager, Files, NetConfig
@@ -192,10 +192,51 @@ def test_ifupdown_comments_out_the_installers_stanza(tmp_path):
         "    bridge_hw " + MAC]
 
 
-def test_networkmanager_is_refused_clearly():
+NM_STATIC = """\
+[connection]
+id=eth0-static
+uuid=0b0f3c55-8f5a-4a57-9f0b-1a2b3c4d5e6f
+type=ethernet
+interface-name=eth0
+
+[ipv4]
+address1=10.88.0.5/16,10.88.0.1
+method=manual
+"""
+
+
+def test_networkmanager_keyfiles(tmp_path):
+    conns = tmp_path / "etc" / "NetworkManager" / "system-connections"
+    conns.mkdir(parents=True)
+    (conns / "eth0-static.nmconnection").write_text(NM_STATIC, encoding="utf-8")
+    backend = NetworkManagerBackend(Files(str(tmp_path)))
+    s = spec(ipv4=dict(address="10.88.0.5/16", gateway="10.88.0.1", dns=["10.255.255.53"]))
+    files = backend.present(NetConfig("br0", ["eth0"], MAC, False, None, False, None, s.families))
+    assert sorted(files) == ["/etc/NetworkManager/system-connections/eth0-static.nmconnection",
+                             "/etc/NetworkManager/system-connections/kvmops-br0-port-eth0.nmconnection",
+                             "/etc/NetworkManager/system-connections/kvmops-br0.nmconnection",
+                             "/etc/NetworkManager/system-connections/kvmops-eth0.nmconnection"]
+    assert files["/etc/NetworkManager/system-connections/kvmops-eth0.nmconnection"] is None
+    assert files["/etc/NetworkManager/system-connections/eth0-static.nmconnection"].splitlines()[:6] == [
+        "[connection]", "autoconnect=false", "id=eth0-static", "uuid=0b0f3c55-8f5a-4a57-9f0b-1a2b3c4d5e6f",
+        "type=ethernet", "interface-name=eth0"]
+    bridge = files["/etc/NetworkManager/system-connections/kvmops-br0.nmconnection"]
+    assert "type=bridge\n" in bridge and "interface-name=br0\n" in bridge and "mac-address=" + MAC.upper() in bridge
+    assert "[ipv4]\naddress1=10.88.0.5/16\ndns=10.255.255.53;\ngateway=10.88.0.1\nmethod=manual\n" in bridge
+    port = files["/etc/NetworkManager/system-connections/kvmops-br0-port-eth0.nmconnection"]
+    assert "master=br0\nslave-type=bridge\n" in port
+    assert disable_autoconnect(files["/etc/NetworkManager/system-connections/eth0-static.nmconnection"]) == \
+        files["/etc/NetworkManager/system-connections/eth0-static.nmconnection"]
+    # the same input gives the same bytes (fixed UUIDs): a re-run is no change
+    assert backend.present(NetConfig("br0", ["eth0"], MAC, False, None, False, None, s.families)) == files
+    assert backend.activate_lines("br0", ["eth0"], True)[-2:] == [
+        "nmcli --wait 30 connection up id kvmops-br0-port-eth0", "nmcli --wait 30 connection up id kvmops-br0"]
+
+
+def test_networkmanager_needs_nmcli():
     with pytest.raises(KvmError) as e:
-        NetworkManagerBackend(None).check(lambda _n: "/usr/bin/nmcli")
-    assert "not supported" in str(e.value) and "nothing was changed" in str(e.value)
+        NetworkManagerBackend(None).check(lambda _n: None)
+    assert str(e.value).startswith("backend: networkmanager needs nmcli")
 
 
 def test_restore_script(tmp_path):
