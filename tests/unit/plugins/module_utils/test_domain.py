@@ -239,4 +239,3 @@ def test_undefine_flags():
     assert undefine_flags(bios, False) == base
     assert undefine_flags(efi, False) == base | libvirt.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM
     assert undefine_flags(nvram, True) == base | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
-
