@@ -212,3 +212,14 @@ def test_describe():
 def test_built_xml_is_well_formed_text():
     text = to_string(build(spec(), new=True))
     assert parse(text).findtext("name") == "g1"
+
+
+def test_firmware_and_cpu_mode_are_built_and_compared():
+    root = build(spec(firmware="efi", cpu_mode="host-passthrough"))
+    assert root.find("os").get("firmware") == "efi"
+    assert root.find("cpu").get("mode") == "host-passthrough"
+    differences, merged = compare(root, parse(ACTUAL), MANAGED)
+    assert ("domain/os/@firmware", "efi", None) in differences
+    assert ("domain/cpu", "<cpu mode=\"host-passthrough\"/>", None) in differences
+    assert merged.find("os").get("firmware") == "efi"
+    assert merged.find("cpu").get("mode") == "host-passthrough"
