@@ -52,3 +52,22 @@ def test_site_check_mode_changes_nothing(testhost, run_playbook):
         assert block and "changed: [" in block.group(0), task
 
     assert _snapshot(testhost) == before
+
+
+def test_site_stops_without_kvm_unless_emulation_is_allowed(testhost, run_playbook):
+    """An unprivileged test host has no /dev/kvm: kvm_host fails early with the reason, before any change;
+    with kvm_host_allow_emulation it carries on and guests default to virt_type qemu."""
+    before = _snapshot(testhost)
+    assert "/dev/kvm" not in testhost.exec(["sh", "-c", "ls /dev/kvm 2>/dev/null || true"]).stdout
+
+    proc = run_playbook(testhost, "playbooks/site.yml", "-e", "kvm_bridge_enabled=false", "-e", "kvm_host_hostname=KVM")
+    assert proc.returncode != 0
+    assert "Hardware virtualization is not usable on {0}".format(testhost.name) in proc.stdout, proc.stdout[-3000:]
+    assert "kvm_host_allow_emulation=true" in proc.stdout
+    assert "TASK [kvmops.hypervisor.kvm_host : Set the hostname]" not in proc.stdout
+    assert _snapshot(testhost) == before  # a real run (not --check) that stopped before any change
+
+    proc = run_playbook(testhost, "playbooks/site.yml", "--check", "-e", "kvm_bridge_enabled=false",
+                        "-e", "kvm_host_allow_emulation=true")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "guests default to virt_type qemu" in proc.stdout.replace("\n", " ").replace("  ", " "), proc.stdout[-3000:]
