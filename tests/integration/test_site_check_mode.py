@@ -71,3 +71,45 @@ def test_site_stops_without_kvm_unless_emulation_is_allowed(testhost, run_playbo
                         "-e", "kvm_host_allow_emulation=true")
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "guests default to virt_type qemu" in proc.stdout.replace("\n", " ").replace("  ", " "), proc.stdout[-3000:]
+
+
+GUEST_VARS = """
+kvm_host_packages_gui: false
+kvm_host_packages_install_recommends: false
+kvm_host_allow_emulation: true
+kvm_bridge_enabled: false
+kvm_storage_isos:
+  - {name: new.iso, pool: iso, src: %(iso)s}
+kvm_guests_networks:
+  - name: default
+kvm_guests:
+  - name: vm1
+    vcpus: 1
+    memory: 128
+    virt_type: qemu
+    disk: {pool: store, size: 64M}
+    iso: {pool: iso, volume: new.iso}
+    network: default
+"""
+
+
+@pytest.mark.testhost(privileged=True)
+def test_site_check_mode_new_guest_on_existing_host(testhost, run_playbook, tmp_path):
+    """A host with libvirt and pools; --check with a new ISO and a new guest predicts them and creates nothing."""
+    iso = tmp_path / "new.iso"
+    iso.write_bytes(b"kvmops" * 4096)
+    varfile = tmp_path / "vars.yml"
+    varfile.write_text(GUEST_VARS % {"iso": iso})
+    base = ["-e", "@" + str(varfile)]
+
+    proc = run_playbook(testhost, "playbooks/site.yml", *base, "-e", '{"kvm_storage_isos": [], "kvm_guests": []}')
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    libvirt_state = "virsh -q list --all --name; virsh -q vol-list iso; virsh -q vol-list store; virsh -q net-list --all"
+    before = testhost.exec(["sh", "-c", libvirt_state]).stdout
+    assert "vm1" not in before and "new.iso" not in before, before
+
+    proc = run_playbook(testhost, "playbooks/site.yml", "--check", *base)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "are not compared now" in proc.stdout
+    assert re.search(r"^{0}\s+: ok=\d+\s+changed=[1-9]".format(re.escape(testhost.name)), proc.stdout, re.M), proc.stdout[-2000:]
+    assert testhost.exec(["sh", "-c", libvirt_state]).stdout == before
