@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the lab scripts and the Makefile: one place for lab settings.
 KVMOPS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 export CONTAINERS_CONF="$KVMOPS_ROOT/tests/lab/containers.conf"
