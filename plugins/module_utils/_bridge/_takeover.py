@@ -3,7 +3,13 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Plan the takeover (or the release) of a NIC's address by a bridge, then
 apply it behind an armed rollback.  Check mode runs the same plan and skips
-only the writes."""
+only the writes.
+
+The package (its __init__.py stays empty, as ansible-test's empty-init wants):
+_takeover.py  the desired bridge (validated), the live state, the plan and the manager
+_rollback.py  backup, restore script, the transient systemd timer, confirm
+_networkd.py _ifupdown.py _ifcfg.py _networkmanager.py  one file per backend (persistent configuration)
+"""
 
 from __future__ import annotations
 
