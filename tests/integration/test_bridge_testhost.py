@@ -128,7 +128,7 @@ nmcli connection up eth0-static >/dev/null
 
 @pytest.fixture(scope="module", params=["networkd", "ifupdown", "networkmanager"])
 def bridge_host(request):
-    host = lab.TestHost()
+    host = lab.TestHost(devices=["/dev/net/tun"])  # a guest's tap device on br0
     try:
         host.start()
         host.exec(["sh", "-c", SETUP[request.param]])
@@ -210,6 +210,19 @@ def test_takeover_four_steps(bridge_host, run_playbook, tmp_path):
         devices = host.exec(["nmcli", "-t", "-f", "DEVICE,CONNECTION", "device"]).stdout.splitlines()
         assert "br0:kvmops-br0" in devices and "eth0:kvmops-br0-port-eth0" in devices
         assert "autoconnect=false" in host.exec(["cat", "/etc/NetworkManager/system-connections/eth0-static.nmconnection"]).stdout
+
+
+def test_guest_taps_stay_plugged(bridge_host, run_playbook, tmp_path):
+    """A guest's tap device on br0 (libvirt's vnetN) is not a port to remove: a re-run leaves it plugged."""
+    _backend, host = bridge_host
+    host.exec(["sh", "-c", "ip tuntap add dev vnet7 mode tap && ip link set vnet7 master br0 up"])
+    try:
+        proc, res = _run(run_playbook, tmp_path, host, FOUR_STEPS, bridge_args=dict(name="br0", ports=["eth0"], backend="auto"))
+        assert proc.returncode == 0
+        assert res["check"]["changed"] is False and res["apply"]["changed"] is False, res["apply"].get("actions")
+        assert host.exec(["cat", "/sys/class/net/vnet7/master/uevent"]).stdout.count("INTERFACE=br0") == 1
+    finally:
+        host.exec(["ip", "link", "del", "vnet7"], check=False)
 
 
 def test_absent_restores_the_port(bridge_host, run_playbook, tmp_path):

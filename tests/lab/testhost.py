@@ -110,11 +110,12 @@ class TestHost:
     __test__ = False  # not a pytest test class
 
     def __init__(self, name=None, image=None, privileged=False, caps=("NET_ADMIN", "NET_RAW"),
-                 owner_pid=None, boot_timeout=BOOT_TIMEOUT):
+                 owner_pid=None, boot_timeout=BOOT_TIMEOUT, devices=()):
         self.name = name or new_name()
         self.image = image or default_image()
         self.privileged = privileged
         self.caps = tuple(caps or ())
+        self.devices = tuple(devices or ())  # e.g. /dev/net/tun for guests' tap devices
         self.owner_pid = owner_pid or os.getpid()
         self.boot_timeout = boot_timeout
         self.ip = None
@@ -139,6 +140,8 @@ class TestHost:
             args.append("--privileged")
         for cap in self.caps:
             args += ["--cap-add", cap]
+        for device in self.devices:
+            args += ["--device", device]
         args += [self.image, "/sbin/init"]
         try:
             podman(*args)

@@ -105,13 +105,17 @@ class LiveReader:
         return servers
 
     def state(self, bridge, ports):
-        """The live state of `bridge` and `ports` (ports that are enslaved to the bridge now count too)."""
+        """The live state of `bridge` and `ports` (ports that are enslaved to the bridge now count too).
+
+        Guests' tap devices (libvirt's vnetN) on the bridge are not ports this
+        module manages: they come and go with the guests and must stay plugged.
+        """
         br = self.bridge(bridge)
         names = list(ports)
         if br["exists"]:
             try:
                 for entry in sorted(self._listdir("{0}/{1}/brif".format(self.sys_net, bridge))):
-                    if entry not in names:
+                    if entry not in names and self._sys(entry, "tun_flags") is None:
                         names.append(entry)
             except OSError:
                 pass
