@@ -13,7 +13,7 @@ TIER := $(LAB)/tier.sh
 
 test: deps lab
 	@rm -f .cache/tier-times
-	@$(MAKE) --no-print-directory sanity lint unit integration molecule; rc=$$?; \
+	@$(MAKE) --no-print-directory --keep-going sanity lint unit integration molecule; rc=$$?; \
 	  echo "===== summary"; cat .cache/tier-times; exit $$rc
 
 deps:

@@ -72,6 +72,10 @@ class Rollback:
                 if os.path.exists(path):
                     mode = os.stat(path).st_mode & 0o7777
                 lines.append("install -D -m {0:04o} {1} {2}".format(mode, shlex.quote(backup), shlex.quote(path)))
+        # The backend re-reads the restored files before the live state is put
+        # back, too: NetworkManager would otherwise re-create the bridge from the
+        # profile it still holds in memory, racing the iproute2 restore.
+        lines += list(reload_lines)
         lines += converge_script(snapshot, strict=False)
         lines += list(reload_lines)
         lines += ["systemctl reset-failed {0}.timer {0}.service 2>/dev/null".format(self.unit),
