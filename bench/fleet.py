@@ -97,19 +97,32 @@ def baseline_env(workdir: Path, forks: int) -> dict:
     return env
 
 
-def run_site(env: dict, inventory: Path, varfile: Path, limit=None):
+def cpu_jiffies():
+    """(busy, total) jiffies of the whole machine (/proc/stat), to see whether a run was CPU-bound."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = [int(f) for f in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def run_site(env: dict, inventory: Path, varfile: Path, limit=None, profile=None):
     args = ["ansible-playbook", "-i", str(inventory), "playbooks/site.yml", "-e", "@" + str(varfile)]
     if limit:
         args += ["--limit", limit]
+    busy0, total0 = cpu_jiffies()
     began = time.monotonic()
     proc = subprocess.run(args, cwd=str(ROOT), env=env, capture_output=True, text=True, check=False)
     elapsed = time.monotonic() - began
+    busy1, total1 = cpu_jiffies()
+    cpu = (busy1 - busy0) / max(total1 - total0, 1)  # share of all cores busy during the run
+    if profile:
+        profile.write_text(proc.stdout, encoding="utf-8")
     recaps = re.findall(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", proc.stdout, re.M)
     if proc.returncode != 0:
         sys.stdout.write(proc.stdout[-5000:] + proc.stderr[-2000:])
         raise SystemExit("fleet: site.yml failed (rc={0})".format(proc.returncode))
     changed = sum(int(r[2]) for r in recaps)
-    return elapsed, len(recaps), changed
+    return elapsed, len(recaps), changed, cpu
 
 
 def measure(label, env, inventory, varfile, first, repeat):
@@ -118,11 +131,12 @@ def measure(label, env, inventory, varfile, first, repeat):
     changed_seen = {1: 0, 4: 0}
     for _round in range(repeat):
         for size, limit in ((1, first), (4, None)):
-            elapsed, nhosts, changed = run_site(env, inventory, varfile, limit)
+            elapsed, nhosts, changed, cpu = run_site(env, inventory, varfile, limit)
             times[size].append(elapsed)
             hosts_seen[size] = nhosts
             changed_seen[size] += changed
-            print("  {0:<9} fleet of {1} ({2} in recap): {3:7.2f} s  changed={4}".format(label, size, nhosts, elapsed, changed), flush=True)
+            print("  {0:<9} fleet of {1} ({2} in recap): {3:7.2f} s  changed={4}  machine CPU busy {5:.0%} of {6} cores".format(
+                label, size, nhosts, elapsed, changed, cpu, os.cpu_count()), flush=True)
     one, four = statistics.median(times[1]), statistics.median(times[4])
     return one, four, changed_seen, hosts_seen
 
@@ -133,6 +147,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--baseline", action="store_true", help="also time without pipelining and ControlPersist")
     parser.add_argument("--keep", action="store_true", help="leave the test hosts running")
+    parser.add_argument("--profile", action="store_true", help="one more 4-host run with ansible.posix.profile_tasks; print the slowest tasks")
     opts = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="kvmops-fleet-"))
@@ -150,7 +165,7 @@ def main(argv=None) -> int:
         lab.write_inventory(hosts, inventory)
         print("fleet: {0} test hosts up in {1:.1f} s: {2}".format(len(hosts), time.monotonic() - began, " ".join(h.name for h in hosts)), flush=True)
 
-        elapsed, nhosts, changed = run_site(env, inventory, varfile)
+        elapsed, nhosts, changed, _cpu = run_site(env, inventory, varfile)
         print("fleet: converged {0} hosts (forks {1}) in {2:.1f} s, changed={3}".format(nhosts, opts.hosts, elapsed, changed), flush=True)
 
         print("fleet: re-runs of site.yml on the converged fleet (median of {0})".format(opts.repeat), flush=True)
@@ -159,6 +174,16 @@ def main(argv=None) -> int:
         if opts.baseline:
             one_b, four_b, changed_b, _seen = measure("baseline", baseline_env(workdir, opts.hosts), inventory, varfile, hosts[0].name, opts.repeat)
             results.append(("baseline", one_b, four_b, changed_b))
+
+        if opts.profile:
+            prof_env = dict(env, ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks")
+            out = workdir / "profile.log"
+            elapsed, _nhosts, _changed, _cpu = run_site(prof_env, inventory, varfile, profile=out)
+            lines = [line for line in out.read_text(encoding="utf-8").split("PLAY RECAP", 1)[-1].splitlines()
+                     if re.search(r"-+ +\d+\.\d+s$", line)]
+            print("fleet: slowest tasks of a {0}-host re-run ({1:.1f} s, ansible.posix.profile_tasks):".format(opts.hosts, elapsed))
+            for line in lines[:12]:
+                print("  " + line)
 
         print()
         print("settings: forks {0}, pipelining, ControlPersist 60s, jsonfile fact cache (tuned); "
