@@ -24,13 +24,6 @@ description:
   - O(state=absent) gives the addresses back to the first port and deletes the bridge.
 extends_documentation_fragment:
   - kvmops.hypervisor.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
 options:
   name:
     description: Name of the bridge.

@@ -22,13 +22,6 @@ description:
 extends_documentation_fragment:
   - kvmops.hypervisor.connection
   - kvmops.hypervisor.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
 options:
   pool:
     description:
