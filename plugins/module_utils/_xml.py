@@ -34,6 +34,19 @@ def _text(element):
     return (element.text or "").strip()
 
 
+def _matched_children(desired, actual):
+    """(child, index, candidates): each element child of `desired`, its index
+    among its same-tag siblings, and `actual`'s children of that tag (looked up
+    per child, so children appended meanwhile count)."""
+    seen = {}
+    for child in desired:
+        if not isinstance(child.tag, str):
+            continue  # comments
+        index = seen.get(child.tag, 0)
+        seen[child.tag] = index + 1
+        yield child, index, actual.findall(child.tag)
+
+
 def subset_differences(desired, actual, path=None):
     """List of (path, desired, actual) where `desired` is not contained in `actual`.
 
@@ -49,13 +62,7 @@ def subset_differences(desired, actual, path=None):
             found.append(("{0}/@{1}".format(path, key), value, actual.get(key)))
     if _text(desired) and _text(desired) != _text(actual):
         found.append((path, _text(desired), _text(actual)))
-    seen = {}
-    for child in desired:
-        if not isinstance(child.tag, str):
-            continue  # comments
-        index = seen.get(child.tag, 0)
-        seen[child.tag] = index + 1
-        candidates = actual.findall(child.tag)
+    for child, index, candidates in _matched_children(desired, actual):
         match = candidates[index] if index < len(candidates) else None
         child_path = "{0}/{1}[{2}]".format(path, child.tag, index + 1) if len(candidates) > 1 or index else "{0}/{1}".format(path, child.tag)
         found.extend(subset_differences(child, match, child_path))
@@ -78,13 +85,7 @@ def _merge(desired, target):
         target.set(key, value)
     if _text(desired):
         target.text = desired.text
-    seen = {}
-    for child in desired:
-        if not isinstance(child.tag, str):
-            continue
-        index = seen.get(child.tag, 0)
-        seen[child.tag] = index + 1
-        candidates = target.findall(child.tag)
+    for child, index, candidates in _matched_children(desired, target):
         if index < len(candidates):
             _merge(child, candidates[index])
         else:
