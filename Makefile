@@ -8,12 +8,14 @@ export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.cache/collections
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 export PYTHONPATH := $(ROOT)/.cache/collections
 TIER := $(LAB)/tier.sh
+# The lowest ansible-core the collection supports (meta/runtime.yml); .venv holds the highest (2.19).
+CORE_LOWEST := 2.16.19
 
-.PHONY: test demo deps lab sanity lint unit integration molecule build summary clean
+.PHONY: test demo deps lab sanity sanity-lowest lint lint-lowest unit integration molecule build summary clean
 
 test: deps lab
 	@rm -f .cache/tier-times
-	@$(MAKE) --no-print-directory --keep-going sanity lint unit integration molecule; rc=$$?; \
+	@$(MAKE) --no-print-directory --keep-going sanity sanity-lowest lint lint-lowest unit integration molecule; rc=$$?; \
 	  echo "===== summary"; cat .cache/tier-times; exit $$rc
 
 deps:
@@ -27,8 +29,14 @@ lab: deps
 sanity:
 	@$(TIER) sanity $(LAB)/sanity.sh
 
+sanity-lowest:
+	@$(TIER) sanity-$(CORE_LOWEST) $(LAB)/sanity.sh --core $(CORE_LOWEST)
+
 lint:
 	@$(TIER) ansible-lint $(LAB)/lint.sh
+
+lint-lowest:
+	@$(TIER) ansible-lint-$(CORE_LOWEST) $(LAB)/lint.sh --core $(CORE_LOWEST)
 
 unit:
 	@$(TIER) unit pytest -q -p no:cacheprovider tests/unit
