@@ -11,7 +11,7 @@ TIER := $(LAB)/tier.sh
 # The lowest ansible-core the collection supports (meta/runtime.yml); .venv holds the highest (2.19).
 CORE_LOWEST := 2.16.19
 
-.PHONY: test demo deps lab sanity sanity-lowest lint lint-lowest unit integration molecule build summary clean
+.PHONY: test demo deps lab sanity sanity-lowest lint lint-lowest unit integration molecule build summary clean docs
 
 test: deps lab
 	@rm -f .cache/tier-times
@@ -49,6 +49,10 @@ molecule:
 
 demo: deps lab
 	@$(LAB)/demo.sh
+
+# The module reference docs/modules/ from each module's DOCUMENTATION (tests/unit/test_module_docs.py fails when stale).
+docs:
+	@python tests/lab/module_docs.py
 
 build:
 	@mkdir -p build && ansible-galaxy collection build --force --output-path build .
