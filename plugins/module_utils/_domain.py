@@ -18,7 +18,9 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml impo
     compare,
     describe,
     managed_kinds,
+    mask,
     parse_user_xml,
+    secrets_in,
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import (
     KvmError,
@@ -27,12 +29,12 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import (
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import libvirt
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._size import parse_mib
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse, to_string
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import etree, parse, to_string
 
 STATES = ("present", "running", "shutdown", "destroyed", "paused", "absent")
 # Options that describe the definition; `xml` replaces all of them.
 STRUCTURED = ("vcpus", "memory", "virt_type", "machine", "cpu_mode", "firmware",
-              "disks", "cdrom", "boot", "interfaces", "graphics")
+              "disks", "cdrom", "boot", "interfaces", "graphics", "graphics_password", "graphics_listen")
 # Every per-domain option (the `domains` items take the same ones).
 ITEM_KEYS = ("name", "state", "xml", "autostart", "shutdown_timeout", "force",
              "remove_storage", "remove_nvram") + STRUCTURED
@@ -44,6 +46,29 @@ _POLL_SECONDS = 0.25
 
 def _vir(name, default=0):
     return getattr(libvirt, name, default)
+
+
+def _inactive_secure():
+    """XMLDesc flags: the persistent definition, with console passwords
+    (without VIR_DOMAIN_XML_SECURE libvirt leaves them out, and a redefinition
+    from that XML would drop them)."""
+    return _vir("VIR_DOMAIN_XML_INACTIVE", 2) | _vir("VIR_DOMAIN_XML_SECURE", 1)
+
+
+def secret_values(params):
+    """Console passwords in the `xml` options (top level and `domains` items),
+    for main() to add to the module's no_log values: Ansible echoes `xml` in
+    the invocation.  XML that does not parse has none (validation reports it)."""
+    found = set()
+    texts = [params.get("xml")] + [item.get("xml") for item in params.get("domains") or [] if item]
+    for text in texts:
+        if not text:
+            continue
+        try:
+            found |= secrets_in(parse(text))
+        except etree.XMLSyntaxError:
+            continue  # validate() reports it, naming the field
+    return found
 
 
 def item_specs(params):
@@ -161,6 +186,12 @@ def validate(prefix, spec, resolver):
         managed.add("interface")
     if spec.get("graphics") is not None:
         managed.add("graphics")
+    for key in ("graphics_password", "graphics_listen"):
+        # Never quote the value: it may be a secret.
+        if spec.get(key) is not None and spec.get("graphics") not in ("vnc", "spice"):
+            raise ValidationError(prefix + key, "needs graphics: vnc or spice")
+    if spec.get("graphics_listen") is not None and not spec["graphics_listen"].strip():
+        raise ValidationError(prefix + "graphics_listen", "must be an address, for example 127.0.0.1 or 0.0.0.0")
     spec["_managed"] = managed
     spec["_desired"] = build(spec)
     return spec
@@ -279,14 +310,14 @@ class DomainReconciler:
         spec = self.spec
         if self.dom is None:
             desired = self._new_definition()
-            self.tracker.add("definition", None, to_string(desired))
+            self.tracker.add("definition", None, to_string(mask(desired)))
             if self.check_mode:
                 self.definition = desired
                 return
             self.dom = self._call("define", self.connection.conn.defineXML, to_string(desired))
             self._reload()
             return
-        actual = parse(self._call("read definition", self.dom.XMLDesc, _vir("VIR_DOMAIN_XML_INACTIVE", 2)))
+        actual = parse(self._call("read definition", self.dom.XMLDesc, _inactive_secure()))
         self.state = _state_name(self._call("read state", self.dom.state)[0])
         differences, merged = compare(spec["_desired"], actual, spec["_managed"])
         for path, want, have in differences:
@@ -314,7 +345,7 @@ class DomainReconciler:
         return build(spec, new=True)
 
     def _reload(self):
-        self.definition = parse(self._call("read definition", self.dom.XMLDesc, _vir("VIR_DOMAIN_XML_INACTIVE", 2)))
+        self.definition = parse(self._call("read definition", self.dom.XMLDesc, _inactive_secure()))
 
     # -- autostart -------------------------------------------------------
     def _autostart(self):
@@ -380,7 +411,7 @@ class DomainReconciler:
     def _absent(self):
         if self.dom is None:
             return
-        actual = parse(self._call("read definition", self.dom.XMLDesc, _vir("VIR_DOMAIN_XML_INACTIVE", 2)))
+        actual = parse(self._call("read definition", self.dom.XMLDesc, _inactive_secure()))
         self.definition = actual
         self.state = _state_name(self._call("read state", self.dom.state)[0])
         storage = self._storage(actual) if self.spec["remove_storage"] else []

@@ -16,11 +16,18 @@ refinements that generic positional matching cannot get right for domains:
   from the definition (their storage is never touched);
 * the boot order is compared as a list, and a machine alias (``pc``,
   ``q35``) matches the versioned machine libvirt expanded it to.
+
+Secrets: a console password (``<graphics passwd=...>``) is only in the XML
+libvirt returns with VIR_DOMAIN_XML_SECURE, so the caller must read that
+form.  A password is compared on its own (an empty one asks for none), and
+every difference, diff and description this module produces carries
+``MASK`` instead of a password, old or new.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import (
@@ -30,6 +37,11 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import (
     subset_differences,
     to_string,
 )
+
+# Attributes that hold secrets (libvirt's <graphics passwd=...> for VNC and SPICE).
+SECRET_ATTRIBUTES = ("passwd",)
+MASK = "********"
+_SECRET_IN_TEXT = re.compile(r"""\b({0})\s*=\s*(?:'[^']*'|"[^"]*")""".format("|".join(SECRET_ATTRIBUTES)))
 
 # Device kinds matched by identity; every other device tag is matched by
 # position among its siblings of the same tag.
@@ -119,7 +131,13 @@ def build(spec, new=False):
         _build_interface(devices, nic)
     graphics = spec.get("graphics")
     if graphics and graphics != "none":
-        _sub(devices, "graphics", {"type": graphics, "autoport": "yes" if new else None})
+        password = spec.get("graphics_password")
+        if new and not password:
+            password = None  # an empty password on a new domain: none at all
+        element = _sub(devices, "graphics", {"type": graphics, "autoport": "yes" if new else None,
+                                             "listen": spec.get("graphics_listen"), "passwd": password})
+        if spec.get("graphics_listen"):
+            _sub(element, "listen", {"type": "address", "address": spec["graphics_listen"]})
     if new:
         _sub(devices, "console", {"type": "pty"})
     return root
@@ -227,7 +245,18 @@ def compare(desired, actual, managed):
             _replace_boot(merged, want_boot)
 
     _compare_devices(devices, merged, managed, differences)
+    # Secret attributes are compared apart (_compare_secret); this catches one
+    # in any other XML text a difference may quote (user XML, unmanaged devices).
+    differences = [(path, _mask_value(path, want), _mask_value(path, have)) for path, want, have in differences]
     return differences, merged
+
+
+def _mask_value(path, value):
+    if value is None:
+        return None
+    if path.rpartition("/@")[2] in SECRET_ATTRIBUTES:
+        return value if value in (MASK, MASK + " (new)") else MASK
+    return mask_text(value)
 
 
 def _replace_boot(root, devs):
@@ -313,13 +342,16 @@ def _compare_devices(devices, merged, managed, differences):
             label = _device_label(element)
             if match is None:
                 differences.append(("domain/devices/" + label, describe_device(element), None))
-                merged_devices.append(copy.deepcopy(element))
+                merged_devices.append(_without_empty_secrets(element))
                 continue
             label = _device_label(match) if tag == "interface" else label
             if element.get("type") != match.get("type"):
                 differences.append(("domain/devices/{0}/@type".format(label), element.get("type"), match.get("type")))
-                _replace_device(merged_devices, element, match)
+                _replace_device(merged_devices, _without_empty_secrets(element), match)
                 continue
+            element = copy.deepcopy(element)
+            for name in SECRET_ATTRIBUTES:
+                _compare_secret("domain/devices/{0}/@{1}".format(label, name), name, element, match, differences)
             found = subset_differences(element, match, "domain/devices/" + label)
             if found:
                 differences.extend(found)
@@ -337,6 +369,59 @@ def _compare_devices(devices, merged, managed, differences):
         differences.extend(subset_differences(others, merged_devices, "domain/devices"))
         merged_into = merge_into(others, merged_devices)
         merged.replace(merged_devices, merged_into)
+
+
+def _compare_secret(path, name, element, match, differences):
+    """Compare one secret attribute apart, so that neither value ever reaches
+    `differences`; `match` (in the merged definition) is updated in place and
+    the attribute taken off `element`.  An empty wanted value asks for none."""
+    want = element.attrib.pop(name, None)
+    have = match.get(name)
+    if want is None or want == (have or ""):
+        return
+    if want == "":
+        differences.append((path, None, MASK))
+        del match.attrib[name]
+    else:
+        differences.append((path, MASK if have is None else MASK + " (new)", None if have is None else MASK))
+        match.set(name, want)
+
+
+def _without_empty_secrets(element):
+    element = copy.deepcopy(element)
+    for name in SECRET_ATTRIBUTES:
+        if element.get(name) == "":
+            del element.attrib[name]
+    return element
+
+
+def mask(element):
+    """A copy of `element` with every secret attribute value replaced by MASK."""
+    element = copy.deepcopy(element)
+    for node in element.iter():
+        if not isinstance(node.tag, str):
+            continue
+        for name in SECRET_ATTRIBUTES:
+            if node.get(name) is not None:
+                node.set(name, MASK)
+    return element
+
+
+def mask_text(value):
+    """`value` with any secret attribute in XML text masked (other values unchanged)."""
+    if isinstance(value, str):
+        return _SECRET_IN_TEXT.sub(lambda m: "{0}='{1}'".format(m.group(1), MASK), value)
+    if isinstance(value, dict):
+        return dict((k, mask_text(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [mask_text(v) for v in value]
+    return value
+
+
+def secrets_in(element):
+    """The values of the secret attributes in `element` (for no_log)."""
+    return set(node.get(name) for node in element.iter() if isinstance(node.tag, str)
+               for name in SECRET_ATTRIBUTES if node.get(name))
 
 
 def _merge_device(desired, actual):

@@ -129,6 +129,12 @@ options:
         description: As O(graphics).
         type: str
         choices: [vnc, spice, none]
+      graphics_password:
+        description: As O(graphics_password).
+        type: str
+      graphics_listen:
+        description: As O(graphics_listen).
+        type: str
       autostart:
         description: As O(autostart).
         type: bool
@@ -256,6 +262,21 @@ options:
       - Graphical console. V(none) removes graphics devices.
     type: str
     choices: [vnc, spice, none]
+  graphics_password:
+    description:
+      - Password of the graphical console (libvirt's C(passwd) of C(<graphics>), virt-install's C(--graphics password=)).
+        Needs O(graphics=vnc) or O(graphics=spice). VNC clients use only its first 8 characters.
+      - When not given, an existing password is left alone; an empty string removes it.
+      - A change of the password is detected, but its old and new values are never returned; the C(--diff) output
+        (also the new definition in it) shows C(********) in their place.
+    type: str
+  graphics_listen:
+    description:
+      - Address the graphical console listens on, for example V(127.0.0.1) or V(0.0.0.0) (every address; give
+        O(graphics_password) then). When not given, libvirt's default (C(vnc_listen) / C(spice_listen) in
+        C(qemu.conf)) applies to a new domain and an existing one is left alone.
+      - Needs O(graphics=vnc) or O(graphics=spice).
+    type: str
   autostart:
     description:
       - Start the domain when libvirtd starts. Left alone when not given.
@@ -265,6 +286,9 @@ options:
       - A whole domain definition, compared by subset with the inactive XML and merged into it.
       - Mutually exclusive with the structured options (O(vcpus), O(memory), O(disks), ...).
       - Its C(<name>) must equal O(name).
+      - A C(passwd) in it (a console password) is compared and kept like O(graphics_password) and masked in
+        the results, but Ansible logs O(xml) on the managed host (syslog) as it logs every option that is not
+        C(no_log); prefer O(graphics_password).
     type: str
   shutdown_timeout:
     description:
@@ -306,6 +330,8 @@ EXAMPLES = r"""
     interfaces:
       - network: default
     graphics: vnc
+    graphics_listen: 0.0.0.0
+    graphics_password: "{{ vault_web1_vnc_password }}"
     autostart: true
 
 - name: Shut it down, destroying it when it does not react within 30 s
@@ -388,6 +414,7 @@ domains:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain import reconcile as reconcile_domains
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain import secret_values
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS, run
 
 _DISK = dict(
@@ -406,7 +433,7 @@ _INTERFACE = dict(
     mac=dict(type="str"),
 )
 _STRUCTURED = ("vcpus", "memory", "virt_type", "machine", "cpu_mode", "firmware",
-               "disks", "cdrom", "boot", "interfaces", "graphics")
+               "disks", "cdrom", "boot", "interfaces", "graphics", "graphics_password", "graphics_listen")
 _DOMAIN = dict(
     state=dict(type="str", choices=["present", "running", "shutdown", "destroyed", "paused", "absent"]),
     vcpus=dict(type="int"),
@@ -420,6 +447,8 @@ _DOMAIN = dict(
     boot=dict(type="list", elements="str", choices=["hd", "cdrom", "network", "fd"]),
     interfaces=dict(type="list", elements="dict", options=_INTERFACE),
     graphics=dict(type="str", choices=["vnc", "spice", "none"]),
+    graphics_password=dict(type="str", no_log=True),
+    graphics_listen=dict(type="str"),
     autostart=dict(type="bool"),
     xml=dict(type="str"),
     shutdown_timeout=dict(type="int"),
@@ -439,6 +468,8 @@ def main():
         required_one_of=[("name", "domains")],
         supports_check_mode=True,
     )
+    # graphics_password is no_log; a passwd inside `xml` must not be echoed in the invocation either.
+    module.no_log_values.update(secret_values(module.params))
 
     def reconcile(connection):
         result = reconcile_domains(connection, module.params, module.check_mode)
