@@ -1,12 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: kvmops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Read what a host offers for KVM from /proc, /sys, a few binaries and,
-when libvirt-python is importable, the libvirt daemon.
+"""Read what a host offers for KVM from /proc, /sys, /etc, a few binaries
+and, when libvirt-python is importable, the libvirt daemon.
 
 Nothing here writes anything.  HostFactsReader takes a filesystem root so
-unit tests read fixture /proc and /sys trees, and a small runner callable so
-binaries are only ever run through the module (run_command/get_bin_path).
+unit tests read fixture /proc, /sys and /etc trees, and a small runner
+callable so binaries are only ever run through the module
+(run_command/get_bin_path).  Cheap reads come first: the OS, the hostname and
+the default systemd target are files and symlinks, not subprocesses; the
+packages take one dpkg-query or rpm call.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 import re
 import socket
 import struct
+import xml.etree.ElementTree as ElementTree
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _libvirt
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import LibvirtError
@@ -25,6 +29,35 @@ QEMU_BINARIES = ("qemu-system-x86_64", "qemu-kvm", "/usr/libexec/qemu-kvm")
 # Where get_bin_path does not look by default but these daemons live.
 SBIN_DIRS = ("/usr/sbin", "/sbin", "/usr/local/sbin", "/usr/libexec")
 NESTED_MODULES = ("kvm_intel", "kvm_amd")
+OS_RELEASE_FILES = ("/etc/os-release", "/usr/lib/os-release")
+# systemd's unit search path, highest priority first (systemd.unit(5)).
+UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
+             "/usr/lib/systemd/system", "/lib/systemd/system")
+# os-release ID -> the name Ansible's setup module gives as `distribution`.
+DISTRIBUTIONS = {
+    "debian": "Debian", "ubuntu": "Ubuntu", "linuxmint": "Linux Mint", "raspbian": "Debian", "pop": "Pop!_OS",
+    "kali": "Kali", "devuan": "Devuan",
+    "rhel": "RedHat", "centos": "CentOS", "fedora": "Fedora", "rocky": "Rocky", "almalinux": "AlmaLinux",
+    "ol": "OracleLinux", "amzn": "Amazon", "scientific": "Scientific", "cloudlinux": "CloudLinux",
+    "virtuozzo": "Virtuozzo", "eurolinux": "EuroLinux",
+    "sles": "SLES", "sles_sap": "SLES_SAP", "opensuse-leap": "openSUSE Leap", "opensuse-tumbleweed": "openSUSE Tumbleweed",
+    "arch": "Archlinux", "manjaro": "Manjaro", "alpine": "Alpine", "gentoo": "Gentoo",
+}
+# distribution -> `os_family`, as setup maps them.
+FAMILIES = {
+    "Debian": "Debian", "Ubuntu": "Debian", "Linux Mint": "Debian", "Pop!_OS": "Debian", "Kali": "Debian",
+    "Devuan": "Debian",
+    "RedHat": "RedHat", "CentOS": "RedHat", "Fedora": "RedHat", "Rocky": "RedHat", "AlmaLinux": "RedHat",
+    "OracleLinux": "RedHat", "Amazon": "RedHat", "Scientific": "RedHat", "CloudLinux": "RedHat",
+    "Virtuozzo": "RedHat", "EuroLinux": "RedHat",
+    "SLES": "Suse", "SLES_SAP": "Suse", "openSUSE Leap": "Suse", "openSUSE Tumbleweed": "Suse",
+    "Archlinux": "Archlinux", "Manjaro": "Archlinux", "Alpine": "Alpine", "Gentoo": "Gentoo",
+}
+# ID_LIKE word -> os_family, for distributions the tables above do not know.
+FAMILY_LIKE = (("debian", "Debian"), ("ubuntu", "Debian"), ("rhel", "RedHat"), ("fedora", "RedHat"),
+               ("centos", "RedHat"), ("suse", "Suse"), ("arch", "Archlinux"))
+DOMAIN_STATES = {0: "nostate", 1: "running", 2: "blocked", 3: "paused", 4: "shutdown", 5: "shutoff",
+                 6: "crashed", 7: "pmsuspended"}
 
 _VERSION = re.compile(r"\b(\d+\.\d+(?:\.\d+)?)\b")
 _QEMU_VERSION = re.compile(r"QEMU emulator version (\d+\.\d+(?:\.\d+)?)")
@@ -44,14 +77,19 @@ class HostFactsReader:
     uri:         libvirt URI to count pools, networks and domains on.
     libvirt:     the libvirt-python module, or None when it is not importable
                  (default: whatever _libvirt imported).
+    packages:    package names to look up (one dpkg-query or rpm -q call).
+    objects:     also list the pools (with volumes), networks and domains.
     """
 
-    def __init__(self, root="/", run_command=None, which=None, uri="qemu:///system", libvirt="auto"):
+    def __init__(self, root="/", run_command=None, which=None, uri="qemu:///system", libvirt="auto",
+                 packages=(), objects=False):
         self.root = root
         self.run_command = run_command or _no_runner
         self.which = which or self._which
         self.uri = uri
         self.libvirt = _libvirt.libvirt if libvirt == "auto" else libvirt
+        self.packages = list(packages or [])
+        self.objects = objects
 
     # -- small file helpers -------------------------------------------------
 
@@ -99,16 +137,128 @@ class HostFactsReader:
     def facts(self):
         cpuinfo = self.read("/proc/cpuinfo") or ""
         meminfo = _meminfo(self.read("/proc/meminfo") or "")
+        manager, packages = self.package_facts()
         return dict(
             virtualization=self.virtualization(cpuinfo),
             cpu=self.cpu(cpuinfo),
             memory_mib=meminfo["MemTotal"] // 1024 if "MemTotal" in meminfo else None,
             iommu_enabled=self.iommu_enabled(),
             hugepages=self.hugepages(meminfo),
+            # the libvirt connection first: it may socket-activate libvirtd,
+            # which the service state below then sees as it is
             libvirt=self.libvirt_facts(),
             qemu=self.qemu(),
             bridges=self.bridges(),
+            os=self.os(),
+            hostname=_first_line(self.read("/proc/sys/kernel/hostname")),
+            hostname_static=_first_line(self.read("/etc/hostname")),
+            systemd=self.systemd(),
+            package_manager=manager,
+            packages=packages,
         )
+
+    # -- os, systemd, packages ------------------------------------------------
+
+    def os(self):
+        """family/distribution/version from os-release, named as setup names them."""
+        release = {}
+        for name in OS_RELEASE_FILES:
+            text = self.read(name)
+            if text is not None:
+                release = _os_release(text)
+                break
+        ident = release.get("ID", "").lower() or None
+        like = release.get("ID_LIKE", "").lower().split()
+        distribution = DISTRIBUTIONS.get(ident) if ident else None
+        if distribution is None and ident:
+            distribution = release.get("NAME") or ident
+        family = FAMILIES.get(distribution)
+        if family is None:
+            family = next((fam for word, fam in FAMILY_LIKE if word in like), distribution)
+        version = release.get("VERSION_ID") or None
+        return dict(
+            family=family,
+            distribution=distribution,
+            version=version,
+            major_version=version.split(".")[0] if version else None,
+            codename=release.get("VERSION_CODENAME") or None,
+            id=ident,
+            id_like=like,
+        )
+
+    def systemd(self):
+        """running: PID 1 is systemd (/run/systemd/system exists); default_target as
+        `systemctl get-default` gives it, read from the default.target symlink."""
+        target = None
+        for directory in UNIT_DIRS:
+            if os.path.lexists(self.path(directory, "default.target")):
+                target = self._unit_alias(directory, "default.target")
+                break
+        return dict(running=self.isdir("/run/systemd/system"), default_target=target)
+
+    def _unit_alias(self, directory, name):
+        """Follow a unit's alias symlinks (at most 10) to the unit name they end at."""
+        for _hop in range(10):
+            link = self.path(directory, name)
+            if not os.path.islink(link):
+                return name
+            target = os.readlink(link)
+            if target == "/dev/null":
+                return None  # masked
+            directory = os.path.dirname(target) if target.startswith("/") else os.path.normpath(
+                os.path.join(directory, os.path.dirname(target)))
+            name = os.path.basename(target)
+        return name
+
+    def unit_enabled(self, unit):
+        """A unit is enabled when a .wants/ or .requires/ directory under /etc links to it
+        (what `systemctl enable` makes) and it is not masked."""
+        for directory in ("/etc/systemd/system", "/run/systemd/system"):
+            link = self.path(directory, unit)
+            if os.path.islink(link) and os.readlink(link) == "/dev/null":
+                return False
+        for directory in ("/etc/systemd/system",):
+            for sub in self.listdir(directory):
+                if sub.endswith((".wants", ".requires")) and os.path.lexists(self.path(directory, sub, unit)):
+                    return True
+        return False
+
+    def unit_active(self, names, unit):
+        """A process named in `names` runs in the cgroup of `unit` (/proc/PID/cgroup)."""
+        for pid, _comm in self._processes(names):
+            for line in (self.read("/proc", pid, "cgroup") or "").splitlines():
+                if line.rsplit(":", 1)[-1].rstrip("/").endswith("/" + unit):
+                    return True
+        return False
+
+    def package_facts(self):
+        """(manager, {name: {installed, version}}) for the names asked for, from one
+        dpkg-query or rpm -q run; names the manager does not know are not installed."""
+        if not self.packages:
+            return None, {}
+        found = {}
+        manager = None
+        dpkg = self.which("dpkg-query")
+        rpm = None if dpkg else self.which("rpm")
+        if dpkg:
+            manager = "dpkg"
+            found = _dpkg_query(self._any_output([dpkg, "-W", "-f", "${Package}\t${Version}\t${db:Status-Abbrev}\n", "--"]
+                                                 + self.packages))
+        elif rpm:
+            manager = "rpm"
+            found = _rpm_query(self._any_output([rpm, "-q", "--qf", "%{NAME}\t%{VERSION}-%{RELEASE}\n"] + self.packages))
+        return manager, dict(
+            (name, dict(installed=name in found, version=found.get(name))) for name in self.packages
+        )
+
+    def _any_output(self, argv):
+        """stdout of a command whatever its exit status (dpkg-query and rpm exit non-zero
+        when a name is unknown but still print the others)."""
+        try:
+            _rc, out, _err = self.run_command(argv)
+        except (IOError, OSError):
+            return ""
+        return out or ""
 
     def virtualization(self, cpuinfo):
         flags = _cpu_flags(cpuinfo)
@@ -215,7 +365,8 @@ class HostFactsReader:
             installed=daemon is not None,
             daemon=daemon,
             version=version,
-            daemon_running=bool(self.running(LIBVIRT_DAEMONS)),
+            daemon_running=False,
+            service=None,
             python_bindings=self.libvirt is not None,
             uri=self.uri,
             reachable=False,
@@ -223,37 +374,108 @@ class HostFactsReader:
             pools=None,
             networks=None,
             domains=None,
+            objects=None,
         )
-        if self.libvirt is None:
-            return facts
-        try:
-            facts.update(self._counts())
-        except LibvirtError as e:
-            facts["error"] = str(e)
-        if facts["version"] is None:
-            facts["version"] = _libvirt_version(self.libvirt.getVersion())
+        if self.libvirt is not None:
+            try:
+                facts.update(self._counts())
+            except LibvirtError as e:
+                facts["error"] = str(e)
+            if facts["version"] is None:
+                facts["version"] = _libvirt_version(self.libvirt.getVersion())
+        # after the connection, which may have started a socket-activated daemon
+        facts["daemon_running"] = bool(self.running(LIBVIRT_DAEMONS))
+        if daemon:
+            name = os.path.basename(daemon)
+            unit = name + ".service"
+            facts["service"] = dict(name=unit, enabled=self.unit_enabled(unit), active=self.unit_active((name,), unit))
         return facts
 
     def _counts(self):
         with _libvirt.Connection(self.uri) as connection:
             conn = connection.conn
             call = connection.call
-            return dict(
-                reachable=True,
-                pools=len(call("list storage pools", conn.listAllStoragePools)),
-                networks=len(call("list networks", conn.listAllNetworks)),
-                domains=len(call("list domains", conn.listAllDomains)),
-            )
+            pools = call("list storage pools", conn.listAllStoragePools)
+            networks = call("list networks", conn.listAllNetworks)
+            domains = call("list domains", conn.listAllDomains)
+            found = dict(reachable=True, pools=len(pools), networks=len(networks), domains=len(domains))
+            if self.objects:
+                found["objects"] = dict(
+                    pools=[self._pool(call, p) for p in sorted(pools, key=lambda p: p.name())],
+                    networks=[self._network(call, n) for n in sorted(networks, key=lambda n: n.name())],
+                    domains=[self._domain(call, d) for d in sorted(domains, key=lambda d: d.name())],
+                )
+            return found
+
+    @staticmethod
+    def _pool(call, pool):
+        name = pool.name()
+        active = bool(call("pool {0}: is it active".format(name), pool.isActive))
+        volumes = []
+        if active:  # libvirt's own list: no refresh, which would rescan the directory
+            for vol in call("pool {0}: list volumes".format(name), pool.listAllVolumes):
+                info = call("volume {0}: info".format(vol.name()), vol.info)
+                volumes.append(dict(name=vol.name(), capacity=info[1], allocation=info[2]))
+        xml = ElementTree.fromstring(call("pool {0}: XML".format(name), pool.XMLDesc, 0))
+        return dict(
+            name=name,
+            type=xml.get("type"),
+            path=xml.findtext("target/path"),
+            active=active,
+            autostart=bool(call("pool {0}: autostart".format(name), pool.autostart)),
+            volumes=sorted(volumes, key=lambda v: v["name"]),
+        )
+
+    @staticmethod
+    def _network(call, network):
+        name = network.name()
+        xml = ElementTree.fromstring(call("network {0}: XML".format(name), network.XMLDesc, 0))
+        bridge = xml.find("bridge")
+        return dict(
+            name=name,
+            active=bool(call("network {0}: is it active".format(name), network.isActive)),
+            autostart=bool(call("network {0}: autostart".format(name), network.autostart)),
+            bridge=bridge.get("name") if bridge is not None else None,
+        )
+
+    @staticmethod
+    def _domain(call, domain):
+        name = domain.name()
+        info = call("domain {0}: info".format(name), domain.info)
+        xml = ElementTree.fromstring(call("domain {0}: XML".format(name), domain.XMLDesc, 0))
+        return dict(
+            name=name,
+            state=DOMAIN_STATES.get(info[0], str(info[0])),
+            autostart=bool(call("domain {0}: autostart".format(name), domain.autostart)),
+            vcpus=info[3],
+            memory_mib=info[1] // 1024,
+            virt_type=xml.get("type"),
+        )
 
     def running(self, names):
         """Sorted names of the processes in `names` found in /proc."""
-        found = set()
+        return sorted(set(comm for _pid, comm in self._processes(names)))
+
+    def _processes(self, names):
+        """(pid, comm) of the processes named in `names` in this PID namespace: a
+        container's daemons are visible in the host's /proc but are not the host's."""
+        own = self._readlink("/proc/self/ns/pid")
         for pid in self.listdir("/proc"):
-            if pid.isdigit():
-                comm = (self.read("/proc", pid, "comm") or "").strip()
-                if comm in names:
-                    found.add(comm)
-        return sorted(found)
+            if not pid.isdigit():
+                continue
+            comm = (self.read("/proc", pid, "comm") or "").strip()
+            if comm not in names:
+                continue
+            namespace = self._readlink("/proc/{0}/ns/pid".format(pid))
+            if own and namespace and namespace != own:
+                continue
+            yield pid, comm
+
+    def _readlink(self, path):
+        try:
+            return os.readlink(self.path(path))
+        except (IOError, OSError):
+            return None
 
     def qemu(self):
         for name in QEMU_BINARIES:
@@ -306,6 +528,49 @@ def _reason(cpu_flag, loaded, present, open_error):
     module = {"vmx": "kvm_intel", "svm": "kvm_amd"}[cpu_flag]
     return ("the CPU has the {0} flag but the kvm module is not loaded: run 'modprobe {1}' (if that fails, "
             "VT-x/AMD-V is probably disabled in the firmware; see dmesg)".format(cpu_flag, module))
+
+
+def _first_line(text):
+    """The first line of a file, stripped; None when the file is missing or empty."""
+    lines = (text or "").strip().splitlines()
+    return lines[0].strip() or None if lines else None
+
+
+def _os_release(text):
+    """KEY=value pairs of os-release(5), quotes removed."""
+    values = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def _dpkg_query(text):
+    """{package: version} of the installed ones (status ii, hi, ...) from
+    dpkg-query -W -f '${Package}\t${Version}\t${db:Status-Abbrev}\n'."""
+    found = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 3 and parts[2][1:2] == "i" and parts[1]:
+            found.setdefault(parts[0], parts[1])
+    return found
+
+
+def _rpm_query(text):
+    """{package: version-release} from rpm -q --qf '%{NAME}\t%{VERSION}-%{RELEASE}\n'
+    ("package X is not installed" lines have no tab)."""
+    found = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 2 and parts[0] and " " not in parts[0]:
+            found.setdefault(parts[0], parts[1])
+    return found
 
 
 def _fields(block):

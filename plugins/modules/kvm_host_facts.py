@@ -13,8 +13,13 @@ description:
   - Reads C(/proc), C(/sys), C(/dev/kvm) and the C(--version) of the libvirt daemon and of QEMU, and returns
     C(ansible_facts.kvm_host) with whether hardware virtualization is usable (and why not, in words),
     the CPU topology, memory, IOMMU, huge pages, libvirt and QEMU, and the Linux bridges.
+  - Also the cheap reads a role needs instead of C(ansible.builtin.setup) and a few commands, all from files
+    and symlinks (no subprocess) - the OS (C(os-release)), the hostname, the default systemd target, whether the
+    libvirt daemon's unit is enabled and active - and, with O(packages), which packages are installed
+    (one C(dpkg-query) or C(rpm -q) run).
   - Works on a host where neither libvirt nor libvirt-python is installed yet. When libvirt-python is
-    importable and O(uri) answers, it also counts the storage pools, networks and domains.
+    importable and O(uri) answers, it also counts the storage pools, networks and domains, and with
+    O(objects) lists them.
   - Changes nothing; C(changed) is always false.
 extends_documentation_fragment:
   - kvmops.hypervisor.connection
@@ -26,11 +31,28 @@ attributes:
     details: Gathers facts only; there is never anything to diff.
   idempotent:
     support: full
-options: {}
+options:
+  packages:
+    description:
+      - Package names to look up in the package database (C(dpkg-query) on Debian and Ubuntu, else C(rpm)).
+      - The result is in C(packages); a name the package manager does not know is reported as not installed.
+    type: list
+    elements: str
+    default: []
+  objects:
+    description:
+      - Also list the storage pools (with their volumes), the networks and the domains in C(libvirt.objects).
+      - Volumes are libvirt's own list of an active pool; the pool is not refreshed.
+    type: bool
+    default: false
 notes:
   - libvirt-python and lxml are NOT required by this module; without libvirt-python the libvirt
     counts are null and C(libvirt.python_bindings) is false.
-  - O(uri) is only used to count pools, networks and domains.
+  - O(uri) is only used to count (and with O(objects) list) pools, networks and domains.
+  - C(libvirt.service.active) is true when a daemon process runs in the cgroup of its systemd unit
+    (C(/proc/PID/cgroup)); a daemon started by hand counts as C(daemon_running) only.
+  - C(libvirt.service.enabled) is true when a C(.wants/) or C(.requires/) directory under C(/etc/systemd/system)
+    links to the unit (what C(systemctl enable) makes) and the unit is not masked.
   - C(virtualization.usable) is true when C(/dev/kvm) can be opened for reading and writing, which is
     what QEMU needs. A host can be usable without a vmx/svm flag in C(/proc/cpuinfo)
     (for example with a paravirtualized KVM such as kvm_pvm).
@@ -59,6 +81,18 @@ EXAMPLES = r"""
 - name: Count the objects of a session libvirtd
   kvmops.hypervisor.kvm_host_facts:
     uri: qemu:///session
+
+- name: Which packages are installed, and the pools, networks and domains
+  kvmops.hypervisor.kvm_host_facts:
+    packages: [qemu-system-x86, libvirt-daemon-system]
+    objects: true
+
+- name: Show the OS, the default target and the libvirt daemon's unit
+  ansible.builtin.debug:
+    msg: >-
+      {{ ansible_facts.kvm_host.os.distribution }} {{ ansible_facts.kvm_host.os.version }}
+      ({{ ansible_facts.kvm_host.os.family }}), {{ ansible_facts.kvm_host.systemd.default_target }},
+      libvirtd enabled {{ ansible_facts.kvm_host.libvirt.service.enabled }}
 """
 
 RETURN = r"""
@@ -146,6 +180,12 @@ ansible_facts:
             - C(version) comes from C(<daemon> --version), else from libvirt-python.
             - C(pools), C(networks) and C(domains) count active and inactive objects; they are
               null unless C(reachable), and C(error) says why O(uri) did not answer.
+            - C(service) is the daemon's systemd unit (C(name), C(enabled), C(active)); null when no daemon is installed.
+            - C(objects) is null unless O(objects) is true and O(uri) answers. Then C(objects.pools) lists each pool
+              (C(name), C(type), C(path), C(active), C(autostart), C(volumes) of an active pool with C(name),
+              C(capacity) and C(allocation) in bytes), C(objects.networks) each network (C(name), C(active),
+              C(autostart), C(bridge)) and C(objects.domains) each domain (C(name), C(state) such as
+              C(running) or C(shutoff), C(autostart), C(vcpus), C(memory_mib), C(virt_type)), sorted by name.
           type: dict
           returned: always
           sample:
@@ -153,13 +193,25 @@ ansible_facts:
             daemon: /usr/sbin/libvirtd
             version: 9.0.0
             daemon_running: true
+            service: {name: libvirtd.service, enabled: true, active: true}
             python_bindings: true
             uri: qemu:///system
             reachable: true
             error: null
             pools: 2
             networks: 1
-            domains: 3
+            domains: 1
+            objects:
+              pools:
+                - {name: iso, type: dir, path: /data_kvm/iso, active: true, autostart: true, volumes: []}
+                - name: store
+                  type: dir
+                  path: /data_kvm/store
+                  active: true
+                  autostart: true
+                  volumes: [{name: centos7.qcow2, capacity: 21474836480, allocation: 200704}]
+              networks: [{name: default, active: true, autostart: true, bridge: virbr0}]
+              domains: [{name: centos7, state: running, autostart: true, vcpus: 4, memory_mib: 2048, virt_type: kvm}]
         qemu:
           description: The first of C(qemu-system-x86_64), C(qemu-kvm), C(/usr/libexec/qemu-kvm) found, and its version.
           type: dict
@@ -171,6 +223,49 @@ ansible_facts:
           elements: dict
           returned: always
           sample: [{name: br0, ports: [ens33], addresses: [192.168.1.10/24, "fe80::1/64"]}]
+        os:
+          description:
+            - The operating system from C(/etc/os-release) (else C(/usr/lib/os-release)).
+            - C(distribution) and C(family) are named as M(ansible.builtin.setup) names C(distribution) and
+              C(os_family) (C(Debian), C(Ubuntu), C(CentOS), C(RedHat), C(Fedora), ...; families C(Debian),
+              C(RedHat), C(Suse), ...). An unknown ID takes its family from C(ID_LIKE).
+            - C(major_version) is C(VERSION_ID) up to the first dot; null when os-release has no C(VERSION_ID).
+          type: dict
+          returned: always
+          sample: {family: Debian, distribution: Debian, version: "12", major_version: "12", codename: bookworm,
+                   id: debian, id_like: []}
+        hostname:
+          description: The kernel's hostname (C(/proc/sys/kernel/hostname)), what C(hostname) prints.
+          type: str
+          returned: always
+          sample: KVM
+        hostname_static:
+          description: The static hostname, the first line of C(/etc/hostname); null when the file is missing or empty.
+          type: str
+          returned: always
+          sample: KVM
+        systemd:
+          description:
+            - C(running) is true when systemd runs as the init system (C(/run/systemd/system) exists).
+            - C(default_target) is what C(systemctl get-default) prints, read from the C(default.target) symlink
+              in systemd's unit directories (C(/etc/systemd/system) first); null when there is none.
+          type: dict
+          returned: always
+          sample: {running: true, default_target: graphical.target}
+        package_manager:
+          description: C(dpkg) or C(rpm), the database O(packages) were looked up in; null when O(packages) is empty or neither is there.
+          type: str
+          returned: always
+          sample: dpkg
+        packages:
+          description:
+            - For each name in O(packages), whether it is installed and its version (null when not installed).
+            - Empty when O(packages) is empty.
+          type: dict
+          returned: always
+          sample:
+            qemu-system-x86: {installed: true, version: "1:7.2+dfsg-7+deb12u18"}
+            virt-manager: {installed: false, version: null}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -181,11 +276,20 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import C
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(CONNECTION_ARGS), supports_check_mode=True)
+    module = AnsibleModule(
+        argument_spec=dict(
+            CONNECTION_ARGS,
+            packages=dict(type="list", elements="str", default=[]),
+            objects=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
     reader = HostFactsReader(
-        run_command=lambda argv: module.run_command(argv, environ_update=dict(LC_ALL="C")),
+        run_command=lambda argv: module.run_command(argv, environ_update=dict(LC_ALL="C"), expand_user_and_vars=False),
         which=lambda name: module.get_bin_path(name, opt_dirs=list(SBIN_DIRS)),
         uri=module.params["uri"],
+        packages=module.params["packages"],
+        objects=module.params["objects"],
     )
     try:
         facts = reader.facts()
