@@ -13,6 +13,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import 
     HAS_LIBVIRT,
     LIBVIRT_IMPORT_ERROR,
     Connection,
+    libvirt,
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import HAS_LXML, LXML_IMPORT_ERROR
 
@@ -33,14 +34,17 @@ def run(module, reconcile):
     """Call reconcile(connection) -> result dict; exit or fail the module.
 
     reconcile gets an unopened Connection (opened on first use) and must
-    honour module.check_mode by skipping only its writes.
+    honour module.check_mode by skipping only its writes.  A failure is one
+    line: typed errors as they are (a lost connection to libvirtd said so,
+    whichever code raised it); a libvirtError that escaped the typed errors
+    as one line too, not a traceback.
     """
     require_libs(module)
     connection = Connection(module.params["uri"])
     try:
         result = reconcile(connection)
-    except KvmError as e:
-        module.fail_json(msg=str(e))
+    except (KvmError, libvirt.libvirtError) as e:
+        module.fail_json(msg=str(connection.translate(e)))
     finally:
         connection.close()
     module.exit_json(**result)
