@@ -230,10 +230,11 @@ def test_no_bridges_runs_no_ip():
 def test_nothing_installed_and_no_bindings():
     host = Host(binaries={}, outputs={})
     facts = reader("no_flag", host).facts()
-    assert facts["libvirt"] == dict(installed=False, daemon=None, version=None, daemon_running=False,
+    assert facts["libvirt"] == dict(installed=False, daemon=None, version=None, daemon_running=False, service=None,
                                     python_bindings=False, uri="qemu:///system", reachable=False, error=None,
-                                    pools=None, networks=None, domains=None)
+                                    pools=None, networks=None, domains=None, objects=None)
     assert facts["qemu"] == dict(binary=None, version=None)
+    assert facts["packages"] == {} and facts["package_manager"] is None
     assert host.ran == []
 
 
@@ -308,6 +309,274 @@ def test_default_which_searches_under_root(tmp_path):
     lv = probe.facts()["libvirt"]
     assert lv["daemon"] == "/usr/sbin/virtqemud"
     assert lv["version"] is None  # no runner: nothing is run
+
+
+def test_objects_on_libvirt_test_driver():
+    """pools with their volumes, networks and domains, as site.yml's summary shows them."""
+    libvirt = pytest.importorskip("libvirt")
+    conn = libvirt.open("test:///default")  # the test driver's state is shared by the process's connections
+    pool = conn.storagePoolLookupByName("default-pool")
+    vol = pool.createXML("<volume><name>kvmops-unit.img</name><capacity unit='MiB'>3</capacity>"
+                         "<target><format type='raw'/></target></volume>", 0)
+    try:
+        lv = reader("intel_vmx", libvirt=libvirt, uri="test:///default", objects=True).facts()["libvirt"]
+    finally:
+        vol.delete(0)
+        conn.close()
+    objects = lv["objects"]
+    assert objects["pools"] == [dict(name="default-pool", type="dir", path="/default-pool", active=True, autostart=False,
+                                     volumes=[dict(name="kvmops-unit.img", capacity=3 * 1024 * 1024,
+                                                   allocation=3 * 1024 * 1024)])]
+    assert objects["networks"] == [dict(name="default", active=True, autostart=False, bridge="virbr0")]
+    assert objects["domains"] == [dict(name="test", state="running", autostart=False, vcpus=2, memory_mib=8192,
+                                       virt_type="test")]
+    assert (lv["pools"], lv["networks"], lv["domains"]) == (1, 1, 1)
+
+
+def test_no_objects_unless_asked():
+    libvirt = pytest.importorskip("libvirt")
+    lv = reader("intel_vmx", libvirt=libvirt, uri="test:///default").facts()["libvirt"]
+    assert lv["reachable"] is True and lv["objects"] is None
+
+
+def test_unreachable_uri_gives_no_objects(tmp_path):
+    libvirt = pytest.importorskip("libvirt")
+    uri = "qemu+unix:///system?socket={0}".format(tmp_path / "no-such-socket")
+    lv = reader("intel_vmx", libvirt=libvirt, uri=uri, objects=True).facts()["libvirt"]
+    assert lv["reachable"] is False and lv["objects"] is None
+
+
+# -- libvirt daemon's systemd unit ---------------------------------------------------------
+
+
+def _daemon_unit(root, cgroup="0::/system.slice/libvirtd.service\n", wants="multi-user.target.wants"):
+    """intel_vmx's libvirtd (pid 812) in `cgroup`, its unit linked from `wants`."""
+    (root / "proc/812/cgroup").write_text(cgroup)
+    if wants:
+        (root / "etc/systemd/system" / wants).mkdir(parents=True)
+        (root / "etc/systemd/system" / wants / "libvirtd.service").symlink_to("/lib/systemd/system/libvirtd.service")
+
+
+def test_service_enabled_and_active(tree):
+    root = tree("intel_vmx")
+    _daemon_unit(root)
+    lv = reader(root).facts()["libvirt"]
+    assert lv["service"] == dict(name="libvirtd.service", enabled=True, active=True)
+    assert lv["daemon_running"] is True
+
+
+def test_service_active_under_cgroup_v1_and_a_host_path(tree):
+    root = tree("intel_vmx")
+    _daemon_unit(root, cgroup="4:memory:/\n1:name=systemd:/machine.slice/libpod-1.scope/system.slice/libvirtd.service\n",
+                 wants="sockets.target.requires")
+    assert reader(root).facts()["libvirt"]["service"] == dict(name="libvirtd.service", enabled=True, active=True)
+
+
+def test_daemon_started_by_hand_is_running_but_not_active(tree):
+    root = tree("intel_vmx")
+    _daemon_unit(root, cgroup="0::/user.slice/session-1.scope\n", wants=None)
+    lv = reader(root).facts()["libvirt"]
+    assert lv["daemon_running"] is True
+    assert lv["service"] == dict(name="libvirtd.service", enabled=False, active=False)
+
+
+def test_masked_unit_is_not_enabled(tree):
+    root = tree("intel_vmx")
+    _daemon_unit(root)
+    (root / "etc/systemd/system/libvirtd.service").symlink_to("/dev/null")
+    assert reader(root).facts()["libvirt"]["service"]["enabled"] is False
+
+
+def test_daemon_of_another_pid_namespace_does_not_count(tree):
+    """A container's libvirtd is visible in the host's /proc; it is not the host's daemon."""
+    root = tree("intel_vmx")
+    _daemon_unit(root)
+    (root / "proc/self/ns").mkdir(parents=True)
+    (root / "proc/self/ns/pid").symlink_to("pid:[4026531836]")
+    (root / "proc/812/ns").mkdir()
+    (root / "proc/812/ns/pid").symlink_to("pid:[4026532999]")
+    lv = reader(root).facts()["libvirt"]
+    assert lv["daemon_running"] is False
+    assert lv["service"]["active"] is False
+    (root / "proc/812/ns/pid").unlink()
+    (root / "proc/812/ns/pid").symlink_to("pid:[4026531836]")
+    lv = reader(root).facts()["libvirt"]
+    assert lv["daemon_running"] is True and lv["service"]["active"] is True
+
+
+# -- os, hostname, systemd -----------------------------------------------------------------
+
+OS_RELEASES = [
+    ('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\n'
+     'VERSION_CODENAME=bookworm\nID=debian\n',
+     dict(family="Debian", distribution="Debian", version="12", major_version="12", codename="bookworm",
+          id="debian", id_like=[])),
+    ('NAME="Ubuntu"\nVERSION_ID="24.04"\nID=ubuntu\nID_LIKE=debian\nVERSION_CODENAME=noble\n',
+     dict(family="Debian", distribution="Ubuntu", version="24.04", major_version="24", codename="noble",
+          id="ubuntu", id_like=["debian"])),
+    ('NAME="Rocky Linux"\nVERSION_ID="9.3"\nID="rocky"\nID_LIKE="rhel centos fedora"\n',
+     dict(family="RedHat", distribution="Rocky", version="9.3", major_version="9", codename=None,
+          id="rocky", id_like=["rhel", "centos", "fedora"])),
+    ('NAME="CentOS Linux"\nVERSION="7 (Core)"\nID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="7"\n',
+     dict(family="RedHat", distribution="CentOS", version="7", major_version="7", codename=None,
+          id="centos", id_like=["rhel", "fedora"])),
+    ('NAME="Red Hat Enterprise Linux"\nVERSION_ID="8.10"\nID="rhel"\nID_LIKE="fedora"\n',
+     dict(family="RedHat", distribution="RedHat", version="8.10", major_version="8", codename=None,
+          id="rhel", id_like=["fedora"])),
+    ('NAME="Fedora Linux"\nVERSION_ID=40\nID=fedora\n# a comment\n\n',
+     dict(family="RedHat", distribution="Fedora", version="40", major_version="40", codename=None,
+          id="fedora", id_like=[])),
+    ("NAME='Some Derivative'\nID=somederiv\nID_LIKE='ubuntu debian'\nVERSION_ID=1.2\n",
+     dict(family="Debian", distribution="Some Derivative", version="1.2", major_version="1", codename=None,
+          id="somederiv", id_like=["ubuntu", "debian"])),
+    ('NAME="Debian GNU/Linux"\nID=debian\nPRETTY_NAME="Debian GNU/Linux trixie/sid"\n',
+     dict(family="Debian", distribution="Debian", version=None, major_version=None, codename=None,
+          id="debian", id_like=[])),
+]
+
+
+@pytest.mark.parametrize("text, expected", OS_RELEASES)
+def test_os_from_os_release(tree, text, expected):
+    root = tree("no_flag")
+    (root / "etc").mkdir()
+    (root / "etc/os-release").write_text(text)
+    assert reader(root).facts()["os"] == expected
+
+
+def test_os_release_under_usr_lib_and_none(tree):
+    root = tree("no_flag")
+    assert reader(root).facts()["os"] == dict(family=None, distribution=None, version=None, major_version=None,
+                                              codename=None, id=None, id_like=[])
+    (root / "usr/lib").mkdir(parents=True)
+    (root / "usr/lib/os-release").write_text("ID=debian\nVERSION_ID=12\n")
+    assert reader(root).facts()["os"]["distribution"] == "Debian"
+
+
+def test_hostname_kernel_and_static(tree):
+    root = tree("no_flag")
+    assert reader(root).facts()["hostname"] is None
+    (root / "proc/sys/kernel").mkdir(parents=True)
+    (root / "proc/sys/kernel/hostname").write_text("KVM\n")
+    (root / "etc").mkdir()
+    (root / "etc/hostname").write_text("kvm01\n")
+    facts = reader(root).facts()
+    assert (facts["hostname"], facts["hostname_static"]) == ("KVM", "kvm01")
+    (root / "etc/hostname").write_text("\n")
+    assert reader(root).facts()["hostname_static"] is None
+
+
+def _link(root, path, target):
+    link = root / path.lstrip("/")
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(target)
+
+
+def test_default_target_from_the_vendor_link(tree):
+    root = tree("no_flag")
+    assert reader(root).facts()["systemd"] == dict(running=False, default_target=None)
+    _link(root, "/lib/systemd/system/default.target", "graphical.target")
+    (root / "lib/systemd/system/graphical.target").write_text("[Unit]\n")
+    (root / "run/systemd/system").mkdir(parents=True)
+    assert reader(root).facts()["systemd"] == dict(running=True, default_target="graphical.target")
+
+
+def test_default_target_set_in_etc_wins(tree):
+    root = tree("no_flag")
+    _link(root, "/usr/lib/systemd/system/default.target", "graphical.target")
+    # what `systemctl set-default multi-user.target` writes
+    _link(root, "/etc/systemd/system/default.target", "/lib/systemd/system/multi-user.target")
+    (root / "lib/systemd/system").mkdir(parents=True)
+    (root / "lib/systemd/system/multi-user.target").write_text("[Unit]\n")
+    assert reader(root).facts()["systemd"]["default_target"] == "multi-user.target"
+
+
+def test_default_target_follows_an_alias_chain(tree):
+    root = tree("no_flag")
+    _link(root, "/etc/systemd/system/default.target", "runlevel5.target")
+    _link(root, "/etc/systemd/system/runlevel5.target", "../../../usr/lib/systemd/system/graphical.target")
+    (root / "usr/lib/systemd/system").mkdir(parents=True)
+    (root / "usr/lib/systemd/system/graphical.target").write_text("[Unit]\n")
+    assert reader(root).facts()["systemd"]["default_target"] == "graphical.target"
+
+
+def test_default_target_on_this_machine_is_what_systemctl_says():
+    systemctl = shutil.which("systemctl")
+    if not systemctl:
+        pytest.skip("no systemctl on this machine")
+    import subprocess
+    proc = subprocess.run([systemctl, "get-default"], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        pytest.skip("systemctl get-default does not answer here: " + proc.stderr)
+    assert HostFactsReader(libvirt=None).systemd()["default_target"] == proc.stdout.strip()
+
+
+# -- packages ------------------------------------------------------------------------------
+
+DPKG_OUT = ("qemu-utils\t1:7.2+dfsg-7+deb12u18\tii \n"
+            "virt-manager\t1:4.1.0-2\trc \n"
+            "bridge-utils\t1.7.1-1\thi \n"
+            "python3-lxml\t4.9.2-1+b1\tii \n"
+            "python3-lxml\t4.9.2-1+b1\tii \n")  # two architectures
+
+
+def test_packages_from_one_dpkg_query():
+    host = Host(binaries=dict(BINARIES, **{"dpkg-query": "/usr/bin/dpkg-query", "rpm": "/usr/bin/rpm"}),
+                outputs=dict(OUTPUTS, **{"/usr/bin/dpkg-query": DPKG_OUT}))
+    names = ["qemu-utils", "virt-manager", "bridge-utils", "python3-lxml", "no-such-package"]
+    facts = reader("no_flag", host, packages=names).facts()
+    assert facts["package_manager"] == "dpkg"
+    assert facts["packages"] == {
+        "qemu-utils": dict(installed=True, version="1:7.2+dfsg-7+deb12u18"),
+        "virt-manager": dict(installed=False, version=None),  # removed, its configuration left
+        "bridge-utils": dict(installed=True, version="1.7.1-1"),  # held
+        "python3-lxml": dict(installed=True, version="4.9.2-1+b1"),
+        "no-such-package": dict(installed=False, version=None),
+    }
+    queries = [argv for argv in host.ran if argv[0].endswith(("dpkg-query", "rpm"))]
+    assert queries == [["/usr/bin/dpkg-query", "-W", "-f", "${Package}\t${Version}\t${db:Status-Abbrev}\n", "--"] + names]
+
+
+def test_packages_from_one_rpm_query_even_when_it_exits_non_zero():
+    out = "qemu-kvm\t8.2.0-11.el9\npackage virt-manager is not installed\nlibvirt\t10.0.0-6.el9\n"
+
+    class Rpm(Host):
+        def run(self, argv):
+            self.ran.append(list(argv))
+            return (1, out, "") if argv[0] == "/usr/bin/rpm" else super(Rpm, self).run(argv)
+
+    host = Rpm(binaries={"rpm": "/usr/bin/rpm"})
+    facts = reader("no_flag", host, packages=["qemu-kvm", "virt-manager", "libvirt"]).facts()
+    assert facts["package_manager"] == "rpm"
+    assert facts["packages"] == {
+        "qemu-kvm": dict(installed=True, version="8.2.0-11.el9"),
+        "virt-manager": dict(installed=False, version=None),
+        "libvirt": dict(installed=True, version="10.0.0-6.el9"),
+    }
+    assert [argv[:4] for argv in host.ran] == [["/usr/bin/rpm", "-q", "--qf", "%{NAME}\t%{VERSION}-%{RELEASE}\n"]]
+
+
+def test_packages_without_a_package_manager():
+    facts = reader("no_flag", Host(binaries={}, outputs={}), packages=["qemu-utils"]).facts()
+    assert facts["package_manager"] is None
+    assert facts["packages"] == {"qemu-utils": dict(installed=False, version=None)}
+
+
+def test_packages_on_this_machine_match_dpkg():
+    dpkg = shutil.which("dpkg-query")
+    if not dpkg:
+        pytest.skip("no dpkg on this machine")
+    import subprocess
+
+    def run(argv):
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    facts = HostFactsReader(run_command=run, which=shutil.which, libvirt=None,
+                            packages=["dpkg", "libc6", "kvmops-no-such-package"]).facts()
+    expected = subprocess.run([dpkg, "-W", "-f", "${Version}", "dpkg"], capture_output=True, text=True, check=True).stdout
+    assert facts["packages"]["dpkg"] == dict(installed=True, version=expected)
+    assert facts["packages"]["libc6"]["installed"] is True
+    assert facts["packages"]["kvmops-no-such-package"] == dict(installed=False, version=None)
 
 
 # -- parsers -----------------------------------------------------------------------------

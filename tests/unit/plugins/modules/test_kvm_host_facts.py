@@ -39,8 +39,30 @@ def test_facts_and_counts_on_test_driver(tmp_path, check_mode):
     assert result["changed"] is False
     assert "failed" not in result
     facts = result["ansible_facts"]["kvm_host"]
-    assert sorted(facts) == ["bridges", "cpu", "hugepages", "iommu_enabled", "libvirt", "memory_mib", "qemu", "virtualization"]
+    assert sorted(facts) == ["bridges", "cpu", "hostname", "hostname_static", "hugepages", "iommu_enabled", "libvirt",
+                             "memory_mib", "os", "package_manager", "packages", "qemu", "systemd", "virtualization"]
     assert (facts["libvirt"]["pools"], facts["libvirt"]["networks"], facts["libvirt"]["domains"]) == (1, 1, 1)
+    assert facts["libvirt"]["objects"] is None
+    assert facts["packages"] == {}
+
+
+def test_packages_and_objects_options(tmp_path):
+    pytest.importorskip("libvirt")
+    result = run_module(tmp_path, {"uri": "test:///default", "packages": ["dpkg", "kvmops-no-such-package"], "objects": True})
+    assert result["changed"] is False and "failed" not in result
+    facts = result["ansible_facts"]["kvm_host"]
+    assert facts["packages"]["kvmops-no-such-package"] == dict(installed=False, version=None)
+    if facts["package_manager"] == "dpkg":
+        assert facts["packages"]["dpkg"]["installed"] is True
+    assert [d["name"] for d in facts["libvirt"]["objects"]["domains"]] == ["test"]
+    with open("/proc/sys/kernel/hostname", encoding="utf-8") as f:
+        assert facts["hostname"] == f.read().strip()
+
+
+def test_bad_option_type_fails_naming_it(tmp_path):
+    result = run_module(tmp_path, {"objects": "sometimes"})
+    assert result["failed"] is True
+    assert "objects" in result["msg"]
 
 
 def test_runs_without_libvirt_python(tmp_path):
