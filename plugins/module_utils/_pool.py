@@ -26,10 +26,15 @@ _NO_RESTART_PREFIXES = ("pool/target/permissions",)
 
 
 def validate_name(field, name):
+    """A libvirt object name: not empty, no '/', no control characters (libvirt
+    takes C strings and XML text: a NUL or most control characters made the
+    module crash, a tab was accepted into the name)."""
     if not name or not name.strip():
         raise ValidationError(field, "must not be empty")
     if "/" in name:
         raise ValidationError(field, "{0!r} must not contain '/'".format(name))
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ValidationError(field, "{0!r} must not contain control characters".format(name))
     return name
 
 

@@ -14,7 +14,7 @@ import re
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError, NotFoundError, ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import libvirt
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._pool import is_local
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._pool import is_local, validate_name
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._size import parse_size
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import etree, parse, to_string
 
@@ -43,11 +43,12 @@ class VolumeSpec:
         self.prefix = prefix
         if not pool:
             raise ValidationError(self.field("pool"), "required")
+        if any(ord(c) < 32 or ord(c) == 127 for c in pool):
+            raise ValidationError(self.field("pool"), "{0!r} must not contain control characters".format(pool))
         self.pool = pool
         if not name or not str(name).strip():
             raise ValidationError(self.field("name"), "required")
-        if "/" in name:
-            raise ValidationError(self.field("name"), "{0!r} must not contain '/'".format(name))
+        validate_name(self.field("name"), name)
         self.name = name
         if state not in STATES:
             raise ValidationError(self.field("state"), "{0!r} is not one of {1}".format(state, ", ".join(STATES)))

@@ -54,6 +54,9 @@ def mode_of(path):
 @pytest.mark.parametrize("params, field", [
     (dict(name="a/b", path="/x"), "name"),
     (dict(name="", path="/x"), "name"),
+    (dict(name="a\x00b", path="/x"), "name"),  # libvirt's C strings: crashed the module
+    (dict(name="a\tb", path="/x"), "name"),    # was accepted into the name
+    (dict(name="a\x7f", path="/x"), "name"),
     (dict(name="p", path="relative"), "path"),
     (dict(name="p", path="/x", mode="0999"), "mode"),
     (dict(name="p", path="/x", mode="rwx"), "mode"),
