@@ -144,8 +144,9 @@ class NetworkSpec:
         name = self.name
         if not isinstance(name, str) or not name.strip():
             raise ValidationError("name", "must be a non-empty string")
-        if "/" in name or name != name.strip() or any(ord(c) < 32 for c in name):
-            raise ValidationError("name", "{0!r} is not a valid network name (no '/', no control characters, no surrounding blanks)".format(name))
+        if "/" in name or name != name.strip() or any(ord(c) < 32 or ord(c) == 127 for c in name) or name in (".", ".."):
+            raise ValidationError("name", "{0!r} is not a valid network name (not . or .., no '/', no control characters, "
+                                  "no surrounding blanks)".format(name))
         if self.state not in ("present", "absent"):
             raise ValidationError("state", "{0!r} is not one of present, absent".format(self.state))
         if self.state == "absent":

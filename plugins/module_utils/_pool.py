@@ -26,11 +26,15 @@ _NO_RESTART_PREFIXES = ("pool/target/permissions",)
 
 
 def validate_name(field, name):
-    """A libvirt object name: not empty, no '/', no control characters (libvirt
-    takes C strings and XML text: a NUL or most control characters made the
-    module crash, a tab was accepted into the name)."""
+    """A libvirt object name: not empty, not '.' or '..', no '/', no control
+    characters.  libvirt names files after its objects (the definition, a
+    volume's file): '.' and '..' name directories; and it takes C strings and
+    XML text: a NUL or most control characters made the module crash, a tab
+    was accepted into the name."""
     if not name or not name.strip():
         raise ValidationError(field, "must not be empty")
+    if name in (".", ".."):
+        raise ValidationError(field, "{0!r} is not a valid name".format(name))
     if "/" in name:
         raise ValidationError(field, "{0!r} must not contain '/'".format(name))
     if any(ord(c) < 32 or ord(c) == 127 for c in name):

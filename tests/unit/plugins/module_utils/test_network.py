@@ -120,6 +120,9 @@ def test_bad_ipv4_names_the_field(ipv4, field):
     (dict(name="a/b"), "name"),
     (dict(name=""), "name"),
     (dict(name=" lab"), "name"),
+    (dict(name="."), "name"),   # libvirt names the definition's file after the network
+    (dict(name=".."), "name"),
+    (dict(name="lab\x7f"), "name"),
     (dict(name=None), "name"),
     (dict(state="running"), "state"),
     (dict(forward="open"), "forward"),

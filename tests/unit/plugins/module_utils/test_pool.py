@@ -57,6 +57,8 @@ def mode_of(path):
     (dict(name="a\x00b", path="/x"), "name"),  # libvirt's C strings: crashed the module
     (dict(name="a\tb", path="/x"), "name"),    # was accepted into the name
     (dict(name="a\x7f", path="/x"), "name"),
+    (dict(name=".", path="/x"), "name"),      # libvirt names files after its pools
+    (dict(name="..", path="/x"), "name"),
     (dict(name="p", path="relative"), "path"),
     (dict(name="p", path="/x", mode="0999"), "mode"),
     (dict(name="p", path="/x", mode="rwx"), "mode"),

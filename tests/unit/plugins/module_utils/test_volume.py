@@ -66,6 +66,9 @@ def capacity_of(connection, pool, name):
     (dict(pool="p", name="a\x00b", capacity="1G"), "name", "must not contain control characters"),
     (dict(pool="p", name="a\nb", capacity="1G"), "name", "must not contain control characters"),
     (dict(pool="p\x00", name="v", capacity="1G"), "pool", "must not contain control characters"),
+    # the volume's file is named after it: check mode predicted a creation libvirt then refused
+    (dict(pool="p", name=".", capacity="1G"), "name", "is not a valid name"),
+    (dict(pool="p", name="..", capacity="1G"), "name", "is not a valid name"),
     (dict(pool="p", name="v", capacity=0), "capacity", "greater than 0"),
     (dict(pool="p", name="v", capacity="12X"), "capacity", "is not a size"),
     (dict(pool="p", name="v", format="vmdk"), "format", "is not one of"),
