@@ -25,6 +25,7 @@ PLAYBOOK = """\
 
     - name: Gather
       kvmops.hypervisor.kvm_host_facts:
+        packages: [openssh-server, qemu-system-x86, kvmops-no-such-package]
       register: hf_run
 
     - name: Hand the results to the test
@@ -73,12 +74,13 @@ def test_facts_on_a_host_without_libvirt(testhost, run_playbook, tmp_path):
     assert check["changed"] is False and run["changed"] is False
     facts = run["ansible_facts"]["kvm_host"]
     print(json.dumps(facts, indent=1, sort_keys=True))
-    assert check["ansible_facts"]["kvm_host"] == facts
+    assert check["ansible_facts"]["kvm_host"] == dict(facts, package_manager=None, packages={})  # no packages asked
     assert result["fact"] == facts  # set as a host fact
 
     lv = facts["libvirt"]
-    assert lv == dict(installed=False, daemon=None, version=None, daemon_running=False, python_bindings=False,
-                      uri="qemu:///system", reachable=False, error=None, pools=None, networks=None, domains=None)
+    assert lv == dict(installed=False, daemon=None, version=None, daemon_running=False, service=None,
+                      python_bindings=False, uri="qemu:///system", reachable=False, error=None, pools=None,
+                      networks=None, domains=None, objects=None)
     assert facts["qemu"] == dict(binary=None, version=None)
 
     virt = facts["virtualization"]
@@ -94,6 +96,23 @@ def test_facts_on_a_host_without_libvirt(testhost, run_playbook, tmp_path):
     assert facts["memory_mib"] == memory_mib
     assert facts["cpu"]["count"] == cpus
     assert facts["cpu"]["sockets"] * facts["cpu"]["cores"] * facts["cpu"]["threads"] == cpus
+
+    # the cheap reads that replace setup, hostname, systemctl get-default and package_facts in the roles
+    release = dict(line.split("=", 1) for line in _sh(testhost, ". /etc/os-release; echo ID=$ID; echo VERSION_ID=$VERSION_ID;"
+                                                                 " echo CODENAME=$VERSION_CODENAME").splitlines())
+    assert facts["os"] == dict(family="Debian", distribution="Debian", version=release["VERSION_ID"],
+                               major_version=release["VERSION_ID"].split(".")[0], codename=release["CODENAME"],
+                               id=release["ID"], id_like=[])
+    assert facts["hostname"] == _sh(testhost, "hostname")
+    assert facts["hostname_static"] == _sh(testhost, "head -n1 /etc/hostname")
+    assert facts["systemd"] == dict(running=True, default_target=_sh(testhost, "systemctl get-default"))
+    ssh_version = _sh(testhost, "dpkg-query -W -f '${Version}' openssh-server")
+    assert facts["package_manager"] == "dpkg"
+    assert facts["packages"] == {
+        "openssh-server": dict(installed=True, version=ssh_version),
+        "qemu-system-x86": dict(installed=False, version=None),
+        "kvmops-no-such-package": dict(installed=False, version=None),
+    }
 
     assert sorted(b["name"] for b in facts["bridges"]) == sorted(expected_bridges)
     ours = [b for b in facts["bridges"] if b["name"] == BRIDGE]

@@ -26,6 +26,13 @@ test -e /usr/sbin/libvirtd && echo libvirtd-present || echo libvirtd-absent
 """
 
 
+def _task_result(stdout, task):
+    """The result lines of a task, up to the next TASK header or the recap."""
+    block = re.search(r"TASK \[{0}\][^\n]*\n(.*?)(?=\nTASK \[|\nPLAY RECAP)".format(re.escape(task)), stdout, re.S)
+    assert block, task
+    return block.group(1).strip()
+
+
 def _snapshot(host):
     return host.exec(["bash", "-c", SNAPSHOT]).stdout
 
@@ -113,3 +120,10 @@ def test_site_check_mode_new_guest_on_existing_host(testhost, run_playbook, tmp_
     assert "are not compared now" in proc.stdout
     assert re.search(r"^{0}\s+: ok=\d+\s+changed=[1-9]".format(re.escape(testhost.name)), proc.stdout, re.M), proc.stdout[-2000:]
     assert testhost.exec(["sh", "-c", libvirt_state]).stdout == before
+    # A converged kvm_host takes the cheap path: its facts say everything is installed and libvirtd's unit is
+    # enabled and active, so apt, the facts refresh and the service task do not run.
+    for task in ("Ask apt whether it knows the packages", "Install the packages (Debian, Ubuntu)",
+                 "Refresh the KVM host facts after the package installation", "Enable and start libvirtd",
+                 "Set the default systemd target"):
+        assert _task_result(proc.stdout, "kvmops.hypervisor.kvm_host : " + task).startswith("skipping: ["), task
+    assert "ansible.builtin.setup" not in proc.stdout and "Gathering Facts" not in proc.stdout
