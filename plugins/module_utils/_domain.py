@@ -190,6 +190,9 @@ def validate(prefix, spec, resolver):
         # Never quote the value: it may be a secret.
         if spec.get(key) is not None and spec.get("graphics") not in ("vnc", "spice"):
             raise ValidationError(prefix + key, "needs graphics: vnc or spice")
+    password = spec.get("graphics_password")
+    if password and spec.get("graphics") == "vnc" and len(password) > 8:
+        raise ValidationError(prefix + "graphics_password", "VNC allows at most 8 characters, got {0}".format(len(password)))
     if spec.get("graphics_listen") is not None and not spec["graphics_listen"].strip():
         raise ValidationError(prefix + "graphics_listen", "must be an address, for example 127.0.0.1 or 0.0.0.0")
     spec["_managed"] = managed

@@ -265,7 +265,7 @@ options:
   graphics_password:
     description:
       - Password of the graphical console (libvirt's C(passwd) of C(<graphics>), virt-install's C(--graphics password=)).
-        Needs O(graphics=vnc) or O(graphics=spice). VNC clients use only its first 8 characters.
+        Needs O(graphics=vnc) or O(graphics=spice). A VNC password has at most 8 characters.
       - When not given, an existing password is left alone; an empty string removes it.
       - A change of the password is detected, but its old and new values are never returned; the C(--diff) output
         (also the new definition in it) shows C(********) in their place.
