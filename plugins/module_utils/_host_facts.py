@@ -19,7 +19,7 @@ import os
 import re
 import socket
 import struct
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _libvirt
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import LibvirtError

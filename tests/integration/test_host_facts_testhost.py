@@ -98,8 +98,8 @@ def test_facts_on_a_host_without_libvirt(testhost, run_playbook, tmp_path):
     assert facts["cpu"]["sockets"] * facts["cpu"]["cores"] * facts["cpu"]["threads"] == cpus
 
     # the cheap reads that replace setup, hostname, systemctl get-default and package_facts in the roles
-    release = dict(line.split("=", 1) for line in _sh(testhost, ". /etc/os-release; echo ID=$ID; echo VERSION_ID=$VERSION_ID;"
-                                                                 " echo CODENAME=$VERSION_CODENAME").splitlines())
+    script = ". /etc/os-release; echo ID=$ID; echo VERSION_ID=$VERSION_ID; echo CODENAME=$VERSION_CODENAME"
+    release = dict(line.split("=", 1) for line in _sh(testhost, script).splitlines())
     assert facts["os"] == dict(family="Debian", distribution="Debian", version=release["VERSION_ID"],
                                major_version=release["VERSION_ID"].split(".")[0], codename=release["CODENAME"],
                                id=release["ID"], id_like=[])
