@@ -174,8 +174,9 @@ def _render(kind, arg):
     if kind == "P":
         return _code(arg.split("#")[0])
     name = arg.split("=", 1)[0]
-    if "#" in name or ":" in name:  # an option of another plugin: no local anchor
-        return _code(arg)
+    if "#" in name or ":" in name:
+        # ignore:changed (a value this page does not document) or fqcn#type:option (another plugin's): no local anchor
+        return _code(arg.split(":", 1)[1] if ":" in name else arg)
     prefix = "option" if kind == "O" else "return"
     return "[%s](#%s)" % (_code(arg), _anchor(prefix, re.sub(r"\[[^]]*\]", "", name)))
 

@@ -82,6 +82,8 @@ def test_pages_have_every_section_and_nested_options(rendered):
     ("Set O(state=absent) to remove", "Set [`state=absent`](#option-state) to remove"),
     ("O(disks[].pool) first", "[`disks[].pool`](#option-disks-pool) first"),
     ("See RV(domain.state).", "See [`domain.state`](#return-domain-state)."),
+    ("RV(ignore:changed) says", "`changed` says"),
+    ("O(ansible.builtin.copy#module:dest=/x)", "`dest=/x`"),
     ("M(kvmops.hypervisor.kvm_pool)", "[`kvmops.hypervisor.kvm_pool`](kvm_pool.md)"),
     ("M(ansible.builtin.file)", "[`ansible.builtin.file`](https://docs.ansible.com/ansible/latest/collections/ansible/builtin/file_module.html)"),
     ("I(never) and B(always)", "*never* and **always**"),
