@@ -105,7 +105,16 @@ def cpu_jiffies():
     return sum(fields) - idle, sum(fields)
 
 
-def run_site(env: dict, inventory: Path, varfile: Path, limit=None, profile=None):
+RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def load_average():
+    with open("/proc/loadavg", encoding="ascii") as loadavg:
+        return " ".join(loadavg.read().split()[:3])
+
+
+def run_site(env: dict, inventory: Path, varfile: Path, limit=None, profile=None, ok_out=None):
+    """Time one site.yml run; ok_out (a list) gets the most tasks a host ran ("ok" in the recap)."""
     args = ["ansible-playbook", "-i", str(inventory), "playbooks/site.yml", "-e", "@" + str(varfile)]
     if limit:
         args += ["--limit", limit]
@@ -117,11 +126,13 @@ def run_site(env: dict, inventory: Path, varfile: Path, limit=None, profile=None
     cpu = (busy1 - busy0) / max(total1 - total0, 1)  # share of all cores busy during the run
     if profile:
         profile.write_text(proc.stdout, encoding="utf-8")
-    recaps = re.findall(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", proc.stdout, re.M)
+    recaps = RECAP.findall(proc.stdout)
     if proc.returncode != 0:
         sys.stdout.write(proc.stdout[-5000:] + proc.stderr[-2000:])
         raise SystemExit("fleet: site.yml failed (rc={0})".format(proc.returncode))
     changed = sum(int(r[2]) for r in recaps)
+    if ok_out is not None:
+        ok_out.append(max([int(r[1]) for r in recaps] or [0]))
     return elapsed, len(recaps), changed, cpu
 
 
@@ -129,14 +140,15 @@ def measure(label, env, inventory, varfile, first, repeat):
     times = {1: [], 4: []}
     hosts_seen = {}
     changed_seen = {1: 0, 4: 0}
+    ok_seen = []
     for _round in range(repeat):
         for size, limit in ((1, first), (4, None)):
-            elapsed, nhosts, changed, cpu = run_site(env, inventory, varfile, limit)
+            elapsed, nhosts, changed, cpu = run_site(env, inventory, varfile, limit, ok_out=ok_seen)
             times[size].append(elapsed)
             hosts_seen[size] = nhosts
             changed_seen[size] += changed
-            print("  {0:<9} fleet of {1} ({2} in recap): {3:7.2f} s  changed={4}  machine CPU busy {5:.0%} of {6} cores".format(
-                label, size, nhosts, elapsed, changed, cpu, os.cpu_count()), flush=True)
+            print("  {0:<9} fleet of {1} ({2} in recap): {3:7.2f} s  changed={4}  ok={7} per host  machine CPU busy {5:.0%} of {6} cores".format(
+                label, size, nhosts, elapsed, changed, cpu, os.cpu_count(), ok_seen[-1]), flush=True)
     one, four = statistics.median(times[1]), statistics.median(times[4])
     return one, four, changed_seen, hosts_seen
 
@@ -163,6 +175,7 @@ def main(argv=None) -> int:
             for fut in [pool.submit(h.start) for h in hosts]:
                 fut.result()
         lab.write_inventory(hosts, inventory)
+        print("fleet: load average before the runs: {0}".format(load_average()), flush=True)
         print("fleet: {0} test hosts up in {1:.1f} s: {2}".format(len(hosts), time.monotonic() - began, " ".join(h.name for h in hosts)), flush=True)
 
         elapsed, nhosts, changed, _cpu = run_site(env, inventory, varfile)
@@ -182,10 +195,11 @@ def main(argv=None) -> int:
             lines = [line for line in out.read_text(encoding="utf-8").split("PLAY RECAP", 1)[-1].splitlines()
                      if re.search(r"-+ +\d+\.\d+s$", line)]
             print("fleet: slowest tasks of a {0}-host re-run ({1:.1f} s, ansible.posix.profile_tasks):".format(opts.hosts, elapsed))
-            for line in lines[:12]:
+            for line in lines[:15]:
                 print("  " + line)
 
         print()
+        print("load average at the end: {0} ({1} cores)".format(load_average(), os.cpu_count()))
         print("settings: forks {0}, pipelining, ControlPersist 60s, jsonfile fact cache (tuned); "
               "no pipelining, no ControlMaster (baseline)".format(opts.hosts))
         for label, one, four, changed in results:
