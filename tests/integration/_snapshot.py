@@ -48,7 +48,8 @@ def kept(name, mine=MINE):
 # ---------------------------------------------------------------- libvirt
 
 def _xml_without(text, tags):
-    from lxml import etree  # pylint: disable=import-outside-toplevel  (the test-host script has no lxml)
+    # imported here: the module server in a test host has no lxml
+    from lxml import etree  # pylint: disable=import-outside-toplevel
 
     root = etree.fromstring(text.encode("utf-8"))
     for tag in tags:
@@ -277,7 +278,8 @@ def _child(module, args_path, out_path, err_path, timeout):
         code = 0
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    except BaseException:  # pylint: disable=broad-except  (reported as the module's stderr, like python -m would)
+    except BaseException:  # pylint: disable=broad-except
+        # reported on the module's stderr, as python -m would
         traceback.print_exc()
     finally:
         try:

@@ -155,49 +155,49 @@ def _pool(fields, **args):
 
 
 @strategy("kvm_pool", "name with a slash", 3)
-def _():
+def _pool_name_with_a_slash():
     return st.builds(lambda n, p: _pool("name", name=n, path=p), slash_name, new_path)
 
 
 @strategy("kvm_pool", "blank or dot name", 5)
-def _():
+def _pool_blank_or_dot_name():
     return st.builds(lambda n, p: _pool("name", name=n, path=p), st.one_of(blank, dot_name), new_path)
 
 
 @strategy("kvm_pool", "name with a control character", 4)
-def _():
+def _pool_name_with_a_control_character():
     return st.builds(lambda n, p: _pool("name", name=n, path=p), control_name, new_path)
 
 
 @strategy("kvm_pool", "name missing", 1)
-def _():
+def _pool_name_missing():
     return new_path.map(lambda p: _pool("name", path=p))
 
 
 @strategy("kvm_pool", "unknown state", 2)
-def _():
+def _pool_unknown_state():
     return st.builds(lambda n, s: _pool("state", name=n, path=WORK + "/new-x", state=s), new_name, not_one_of(["present", "absent"]))
 
 
 @strategy("kvm_pool", "unsupported type", 2)
-def _():
+def _pool_unsupported_type():
     return st.builds(lambda n, t: _pool("type", name=n, path=WORK + "/new-x", type=t), st.sampled_from([NEW + "t", POOL]),
                      st.one_of(st.sampled_from(["fs", "netfs", "logical", "disk", "iscsi", "zfs"]), not_one_of(["dir"])))
 
 
 @strategy("kvm_pool", "relative path", 3)
-def _():
+def _pool_relative_path():
     return st.builds(lambda n, p: _pool("path", name=n, path=p), st.sampled_from([NEW + "rel", POOL]),
                      st.text(alphabet=_LOWER + "._-/", min_size=1, max_size=20).filter(lambda s: s[0] not in "/~$"))
 
 
 @strategy("kvm_pool", "new pool without path", 2)
-def _():
+def _pool_new_pool_without_path():
     return new_name.map(lambda n: _pool("path", name=n))
 
 
 @strategy("kvm_pool", "path is a file", 2)
-def _():
+def _pool_path_is_a_file():
     return st.sampled_from([NEW + "file", POOL]).map(lambda n: _pool("path", name=n, path=SRC))
 
 
@@ -205,36 +205,36 @@ bad_mode = st.one_of(
     st.text(alphabet="89abcdefghrwx-+ ", min_size=1, max_size=6).filter(lambda s: s.strip() and any(c in s for c in "89abcdefghrwx+")),
     st.integers(min_value=0o10000, max_value=2 ** 40),
     st.integers(max_value=-1, min_value=-(2 ** 40)),
-    st.integers(min_value=0o10000, max_value=0o777777).map(lambda m: "{0:o}".format(m)),
+    st.integers(min_value=0o10000, max_value=0o777777).map("{0:o}".format),
     st.booleans(),
     st.lists(st.integers(0, 7), min_size=1, max_size=3),
 )
 
 
 @strategy("kvm_pool", "bad mode", 5)
-def _():
+def _pool_bad_mode():
     return st.builds(lambda n, m: _pool("mode", name=n, path=WORK + "/new-mode", mode=m), st.sampled_from([NEW + "mode", POOL]), bad_mode)
 
 
 @strategy("kvm_pool", "unknown owner or group", 4)
-def _():
+def _pool_unknown_owner_or_group():
     return st.builds(lambda n, key, who: _pool(key, name=n, path=WORK + "/new-own", **{key: "kvmops-no-such-" + who}),
                      st.sampled_from([NEW + "own", POOL]), st.sampled_from(["owner", "group"]), suffix)
 
 
 @strategy("kvm_pool", "not a boolean", 3)
-def _():
+def _pool_not_a_boolean():
     return st.builds(lambda n, key, v: _pool(key, name=n, path=WORK + "/new-b", **{key: v}), st.sampled_from([NEW + "b", POOL]),
                      st.sampled_from(["autostart", "active", "purge"]), not_bool)
 
 
 @strategy("kvm_pool", "unknown option", 2)
-def _():
+def _pool_unknown_option():
     return unknown_option(POOL_OPTIONS).map(lambda o: _pool(o, name=POOL, **{o: 1}))
 
 
 @strategy("kvm_pool", "bad uri", 3)
-def _():
+def _pool_bad_uri():
     return st.builds(lambda n, u: _pool("uri", name=n, path=WORK + "/new-u", uri=u), st.sampled_from([NEW + "u", POOL]), bad_uri)
 
 
@@ -259,88 +259,88 @@ bad_size = st.one_of(
 
 
 @strategy("kvm_volume", "pool missing", 2)
-def _():
+def _volume_pool_missing():
     return new_name.map(lambda n: _vol("pool", name=n, capacity="1M"))
 
 
 @strategy("kvm_volume", "pool does not exist", 3)
-def _():
+def _volume_pool_does_not_exist():
     return st.builds(lambda p, n, s: _vol("pool", pool=p, name=n, capacity="1M", state=s), new_name, new_name,
                      st.sampled_from(["present", "absent"]))
 
 
 @strategy("kvm_volume", "pool not active", 2)
-def _():
+def _volume_pool_not_active():
     return st.builds(lambda n, s: _vol("pool", pool=POOL_OFF, name=n, capacity="1M", state=s), new_name, st.sampled_from(["present", "absent"]))
 
 
 @strategy("kvm_volume", "bad name", 8)
-def _():
+def _volume_bad_name():
     return st.builds(lambda n: _vol("name", pool=POOL, name=n, capacity="1M"), st.one_of(slash_name, blank, dot_name, control_name))
 
 
 @strategy("kvm_volume", "pool name with a control character", 2)
-def _():
+def _volume_pool_name_with_a_control_character():
     return control_name.map(lambda p: _vol("pool", pool=p, name=NEW + "v", capacity="1M"))
 
 
 @strategy("kvm_volume", "bad capacity", 8)
-def _():
+def _volume_bad_capacity():
     return st.builds(lambda n, c: _vol("capacity", pool=POOL, name=n, capacity=c), st.sampled_from([NEW + "cap", VOLUME]), bad_size)
 
 
 @strategy("kvm_volume", "unknown format", 2)
-def _():
+def _volume_unknown_format():
     return not_one_of(["qcow2", "raw", "iso"]).map(lambda f: _vol("format", pool=POOL, name=NEW + "f", capacity="1M", format=f))
 
 
 @strategy("kvm_volume", "src and capacity", 2)
-def _():
+def _volume_src_and_capacity():
     return st.builds(lambda n, c: _vol("capacity", pool=POOL, name=n, src=SRC, capacity=c), st.sampled_from([NEW + "sc", VOLUME]),
                      st.sampled_from(["1M", 4096, "20G"]))
 
 
 @strategy("kvm_volume", "malformed checksum", 3)
-def _():
+def _volume_malformed_checksum():
     return st.builds(lambda n, c: _vol("checksum", pool=POOL, name=n, src=SRC, checksum=c), st.sampled_from([NEW + "ck", VOLUME]),
                      st.one_of(hex64, hex64.map(lambda h: "md5:" + h), hex64.map(lambda h: "sha256:" + h[:-1]),
                                hex64.map(lambda h: "sha256:" + h[:-1] + "g"), word))
 
 
 @strategy("kvm_volume", "src not a readable file", 4)
-def _():
+def _volume_src_not_a_readable_file():
     return st.builds(lambda n, s: _vol("src", pool=POOL, name=n, src=s), st.sampled_from([NEW + "src", VOLUME]),
                      st.one_of(new_path, st.sampled_from([SRC_DIR, SRC_EMPTY, "/dev/null"])))
 
 
 @strategy("kvm_volume", "new volume without capacity", 2)
-def _():
+def _volume_new_volume_without_capacity():
     return st.builds(lambda n, f: _vol("capacity", pool=POOL, name=n, **f), new_name, st.sampled_from([{}, dict(format="qcow2"), dict(format="raw")]))
 
 
 @strategy("kvm_volume", "new volume with checksum but no src", 2)
-def _():
+def _volume_new_volume_with_checksum_but_no_src():
     return st.builds(lambda n, h: _vol("src", pool=POOL, name=n, checksum="sha256:" + h), new_name, hex64)
 
 
 @strategy("kvm_volume", "src does not match checksum", 3)
-def _():
+def _volume_src_does_not_match_checksum():
     return st.builds(lambda n, h: _vol("checksum", pool=POOL, name=n, src=SRC, checksum="sha256:" + h), st.sampled_from([NEW + "m", VOLUME]),
                      hex64.filter(lambda h: h != SRC_SHA256))
 
 
 @strategy("kvm_volume", "shrink an existing volume", 3)
-def _():
+def _volume_shrink_an_existing_volume():
     return st.integers(1, VOLUME_CAPACITY - 512).map(lambda c: _vol("capacity", pool=POOL, name=VOLUME, capacity=c))
 
 
 @strategy("kvm_volume", "change the format of an existing volume", 2)
-def _():
+def _volume_change_the_format_of_an_existing_volume():
     return st.sampled_from(["raw", "iso"]).map(lambda f: _vol("format", pool=POOL, name=VOLUME, format=f))
 
 
 @strategy("kvm_volume", "existing volume does not match checksum", 2)
-def _():
+def _volume_existing_volume_does_not_match_checksum():
     return hex64.map(lambda h: _vol("checksum", pool=POOL, name=VOLUME, checksum="sha256:" + h))
 
 
@@ -356,7 +356,7 @@ bad_item = st.one_of(
 
 
 @strategy("kvm_volume", "valid items, then an invalid one", 6)
-def _():
+def _volume_valid_items_then_an_invalid_one():
     def build(valid, bad, position):
         item, field = bad
         items = [dict(name=NEW + "ok{0}".format(i), capacity="1M") for i in range(valid)]
@@ -367,12 +367,12 @@ def _():
 
 
 @strategy("kvm_volume", "volumes lists one twice", 2)
-def _():
+def _volume_volumes_lists_one_twice():
     return new_name.map(lambda n: _vol("volumes[1].name", pool=POOL, volumes=[dict(name=n, capacity="1M"), dict(name=n, capacity="2M")]))
 
 
 @strategy("kvm_volume", "name and volumes, or neither", 2)
-def _():
+def _volume_name_and_volumes_or_neither():
     return st.sampled_from([
         _vol(("name", "volumes"), pool=POOL, name=NEW + "a", capacity="1M", volumes=[dict(name=NEW + "b", capacity="1M")]),
         _vol(("name", "volumes"), pool=POOL, capacity="1M"),
@@ -380,17 +380,17 @@ def _():
 
 
 @strategy("kvm_volume", "item without name", 1)
-def _():
+def _volume_item_without_name():
     return st.just(_vol(("name", "volumes"), pool=POOL, volumes=[dict(capacity="1M")]))
 
 
 @strategy("kvm_volume", "unknown option", 2)
-def _():
+def _volume_unknown_option():
     return unknown_option(VOLUME_OPTIONS).map(lambda o: _vol(o, pool=POOL, name=VOLUME, **{o: 1}))
 
 
 @strategy("kvm_volume", "bad uri", 2)
-def _():
+def _volume_bad_uri():
     return bad_uri.map(lambda u: _vol("uri", pool=POOL, name=NEW + "u", capacity="1M", uri=u))
 
 
@@ -405,20 +405,20 @@ def _net(fields, **args):
 
 
 @strategy("kvm_network", "bad name", 8)
-def _():
+def _network_bad_name():
     surrounded = st.tuples(suffix, st.sampled_from([" ", "\t"]), st.booleans()).map(
         lambda t: (t[1] + NEW + t[0]) if t[2] else (NEW + t[0] + t[1]))
     return st.builds(lambda n: _net("name", name=n, ipv4=IPV4), st.one_of(slash_name, blank, dot_name, control_name, surrounded))
 
 
 @strategy("kvm_network", "unknown state or forward", 4)
-def _():
+def _network_unknown_state_or_forward():
     return st.builds(lambda key, v, n: _net(key, name=n, ipv4=IPV4, **{key: v}), st.sampled_from(["state", "forward"]),
                      not_one_of(["present", "absent", "nat", "route", "bridge", "isolated"]), st.sampled_from([NEW + "s", NETWORK]))
 
 
 @strategy("kvm_network", "forward bridge without bridge", 2)
-def _():
+def _network_forward_bridge_without_bridge():
     return st.sampled_from([NEW + "fb", NETWORK]).map(lambda n: _net("bridge", name=n, forward="bridge"))
 
 
@@ -430,30 +430,30 @@ bad_ifname = st.one_of(
 
 
 @strategy("kvm_network", "bad bridge name", 5)
-def _():
+def _network_bad_bridge_name():
     return st.builds(lambda n, b, f: _net("bridge", name=n, bridge=b, forward=f, ipv4=None if f in ("bridge", "isolated") else IPV4),
                      st.sampled_from([NEW + "bn", NETWORK]), bad_ifname, st.sampled_from(["nat", "bridge", "isolated"]))
 
 
 @strategy("kvm_network", "host bridge does not exist", 3)
-def _():
+def _network_host_bridge_does_not_exist():
     return st.builds(lambda n, b: _net("bridge", name=n, forward="bridge", bridge="kvrobno" + b[:8]),
                      st.sampled_from([NEW + "nb", NETWORK]), suffix.map(lambda s: s.replace("-", "")).filter(bool))
 
 
 @strategy("kvm_network", "host interface is not a bridge", 2)
-def _():
+def _network_host_interface_is_not_a_bridge():
     return st.sampled_from([NEW + "lo", NETWORK]).map(lambda n: _net("bridge", name=n, forward="bridge", bridge="lo"))
 
 
 @strategy("kvm_network", "bridge name taken by a host interface", 3)
-def _():
+def _network_bridge_name_taken_by_a_host_interface():
     return st.builds(lambda n, f: _net("bridge", name=n, forward=f, bridge="lo", ipv4=IPV4 if f != "isolated" else None),
                      st.sampled_from([NEW + "tk", NETWORK]), st.sampled_from(["nat", "route", "isolated"]))
 
 
 @strategy("kvm_network", "bad mtu", 4)
-def _():
+def _network_bad_mtu():
     return st.builds(lambda n, m: _net("mtu", name=n, ipv4=IPV4, mtu=m), st.sampled_from([NEW + "mtu", NETWORK]),
                      st.one_of(st.integers(max_value=67, min_value=-(2 ** 31)), st.integers(min_value=65536, max_value=2 ** 40), not_int))
 
@@ -468,29 +468,29 @@ bad_domain = st.one_of(
 
 
 @strategy("kvm_network", "bad DNS domain", 4)
-def _():
+def _network_bad_dns_domain():
     return st.builds(lambda n, d: _net("domain", name=n, ipv4=IPV4, domain=d), st.sampled_from([NEW + "dom", NETWORK]), bad_domain)
 
 
 @strategy("kvm_network", "bad ipv4 address", 4)
-def _():
+def _network_bad_ipv4_address():
     return st.builds(lambda n, a: _net("ipv4.address", name=n, ipv4=dict(address=a)), st.sampled_from([NEW + "ip", NETWORK]),
                      not_ipv4)
 
 
 @strategy("kvm_network", "ipv4 without address", 1)
-def _():
+def _network_ipv4_without_address():
     return st.just(_net(("address", "ipv4"), name=NEW + "noaddr", ipv4=dict(prefix=24)))
 
 
 @strategy("kvm_network", "bad prefix", 4)
-def _():
+def _network_bad_prefix():
     return st.builds(lambda n, p: _net("prefix", name=n, ipv4=dict(address="10.213.78.1", prefix=p)), st.sampled_from([NEW + "pf", NETWORK]),
                      st.one_of(st.integers(max_value=0, min_value=-(2 ** 31)), st.integers(min_value=33, max_value=2 ** 31), not_int))
 
 
 @strategy("kvm_network", "network or broadcast address", 3)
-def _():
+def _network_network_or_broadcast_address():
     def build(n, prefix, octets, broadcast):
         import ipaddress  # pylint: disable=import-outside-toplevel
         net = ipaddress.IPv4Network("{0}/{1}".format(octets, prefix), strict=False)
@@ -500,13 +500,13 @@ def _():
 
 
 @strategy("kvm_network", "DHCP start or end alone", 2)
-def _():
+def _network_dhcp_start_or_end_alone():
     return st.sampled_from(["dhcp_start", "dhcp_end"]).map(
         lambda k: _net(("dhcp_start", "dhcp_end"), name=NEW + "d1", ipv4=dict(IPV4, **{k: "10.213.78.10"})))
 
 
 @strategy("kvm_network", "DHCP range outside the subnet or reversed", 5)
-def _():
+def _network_dhcp_range_outside_the_subnet_or_reversed():
     def build(n, start, end, field):
         return _net(field, name=n, ipv4=dict(IPV4, dhcp_start="10.213.78.{0}".format(start), dhcp_end=end))
     outside = st.builds(lambda o, s: build(NEW + "dr", s, "10.213.{0}.20".format(o), "ipv4.dhcp_end"),
@@ -519,30 +519,30 @@ def _():
 
 
 @strategy("kvm_network", "addressing with forward bridge", 3)
-def _():
+def _network_addressing_with_forward_bridge():
     return st.builds(lambda n, key: _net(key, name=n, forward="bridge", bridge="kvrobnone",
                                          **{key: dict(ipv4=IPV4, domain="lab.example", mtu=1500)[key]}),
                      st.sampled_from([NEW + "ba", NETWORK]), st.sampled_from(["ipv4", "domain", "mtu"]))
 
 
 @strategy("kvm_network", "NAT or routed network without ipv4", 2)
-def _():
+def _network_nat_or_routed_network_without_ipv4():
     return st.builds(lambda n, f: _net("ipv4", name=n, forward=f), new_name, st.sampled_from(["nat", "route"]))
 
 
 @strategy("kvm_network", "not a boolean", 3)
-def _():
+def _network_not_a_boolean():
     return st.builds(lambda n, key, v: _net(key, name=n, ipv4=IPV4, **{key: v}), st.sampled_from([NEW + "b", NETWORK]),
                      st.sampled_from(["autostart", "active", "restart"]), not_bool)
 
 
 @strategy("kvm_network", "unknown option", 2)
-def _():
+def _network_unknown_option():
     return unknown_option(NETWORK_OPTIONS).map(lambda o: _net(o, name=NETWORK, **{o: 1}))
 
 
 @strategy("kvm_network", "bad uri", 2)
-def _():
+def _network_bad_uri():
     return st.builds(lambda n, u: _net("uri", name=n, ipv4=IPV4, uri=u), st.sampled_from([NEW + "u", NETWORK]), bad_uri)
 
 
@@ -563,17 +563,17 @@ target_domain = st.sampled_from([NEW + "d", DOMAIN])
 
 
 @strategy("kvm_domain", "name with a slash", 3)
-def _():
+def _domain_name_with_a_slash():
     return slash_name.map(lambda n: _dom("name", name=n, memory="64", virt_type="qemu"))
 
 
 @strategy("kvm_domain", "empty name", 1)
-def _():
+def _domain_empty_name():
     return st.just(_dom("name", name="", memory="64", virt_type="qemu"))
 
 
 @strategy("kvm_domain", "name and domains, or neither", 2)
-def _():
+def _domain_name_and_domains_or_neither():
     return st.sampled_from([
         _dom(("name", "domains"), name=NEW + "a", domains=[dict(name=NEW + "b", **NEW_DOMAIN)]),
         _dom(("name", "domains"), memory="64"),
@@ -581,7 +581,7 @@ def _():
 
 
 @strategy("kvm_domain", "unknown choice", 6)
-def _():
+def _domain_unknown_choice():
     keys = dict(state=["present", "running", "shutdown", "destroyed", "paused", "absent"], virt_type=["kvm", "qemu"],
                 cpu_mode=["host-passthrough", "host-model", "maximum", "custom"], firmware=["bios", "efi"],
                 graphics=["vnc", "spice", "none"])
@@ -593,40 +593,40 @@ def _():
 
 
 @strategy("kvm_domain", "unknown boot device", 2)
-def _():
+def _domain_unknown_boot_device():
     return st.builds(lambda n, b: _dom("boot", name=n, boot=["hd", b], **NEW_DOMAIN), target_domain, not_one_of(["hd", "cdrom", "network", "fd"]))
 
 
 @strategy("kvm_domain", "bad vcpus", 4)
-def _():
+def _domain_bad_vcpus():
     return st.builds(lambda n, v: _dom("vcpus", name=n, vcpus=v, **NEW_DOMAIN), target_domain,
                      st.one_of(st.integers(max_value=0, min_value=-(2 ** 31)), not_int))
 
 
 @strategy("kvm_domain", "bad memory", 5)
-def _():
+def _domain_bad_memory():
     return st.builds(lambda n, m: _dom("memory", name=n, memory=m, virt_type="qemu"), target_domain,
                      st.one_of(bad_size.filter(lambda v: not isinstance(v, bool)).map(str), st.sampled_from(["512K", "1023K", "1000000B"])))
 
 
 @strategy("kvm_domain", "new domain without memory", 2)
-def _():
+def _domain_new_domain_without_memory():
     return st.builds(lambda n, v: _dom("memory", name=n, vcpus=v, virt_type="qemu"), new_name, st.integers(1, 4))
 
 
 @strategy("kvm_domain", "new domain with nothing to define it", 1)
-def _():
+def _domain_new_domain_with_nothing_to_define_it():
     return new_name.map(lambda n: _dom("name", name=n))
 
 
 @strategy("kvm_domain", "negative shutdown_timeout", 2)
-def _():
+def _domain_negative_shutdown_timeout():
     return st.builds(lambda n, t: _dom("shutdown_timeout", name=n, shutdown_timeout=t, **NEW_DOMAIN), target_domain,
                      st.integers(max_value=-1, min_value=-(2 ** 31)))
 
 
 @strategy("kvm_domain", "xml with structured options", 2)
-def _():
+def _domain_xml_with_structured_options():
     return st.builds(lambda n, key: _dom(("xml", key), name=n, xml="<domain type='qemu'><name>{0}</name></domain>".format(n),
                                          **{key: dict(vcpus=2, memory="64", machine="pc", graphics="vnc")[key]}),
                      target_domain, st.sampled_from(["vcpus", "memory", "machine", "graphics"]))
@@ -641,12 +641,12 @@ bad_xml = st.one_of(
 
 
 @strategy("kvm_domain", "malformed xml", 4)
-def _():
+def _domain_malformed_xml():
     return st.builds(lambda n, x: _dom("xml", name=n, xml=x), target_domain, bad_xml)
 
 
 @strategy("kvm_domain", "xml of something else or another name", 4)
-def _():
+def _domain_xml_of_something_else_or_another_name():
     wrong_root = st.builds(lambda n, tag: _dom("xml", name=n, xml="<{0}><name>{1}</name></{0}>".format(tag, n)), target_domain,
                            st.sampled_from(["network", "pool", "Domain", "domainx"]))
     other_name = st.builds(lambda n, o: _dom("xml", name=n, xml="<domain type='qemu'><name>{0}</name><memory>65536</memory></domain>".format(o)),
@@ -669,12 +669,12 @@ bad_disk = st.one_of(
 
 
 @strategy("kvm_domain", "bad disk", 8)
-def _():
+def _domain_bad_disk():
     return st.builds(lambda n, d: _dom(d[1], name=n, disks=[d[0]], **NEW_DOMAIN), target_domain, bad_disk)
 
 
 @strategy("kvm_domain", "two disks on one target", 1)
-def _():
+def _domain_two_disks_on_one_target():
     disk = dict(pool=POOL, volume=VOLUME, target="vdb")
     return target_domain.map(lambda n: _dom("disks", name=n, disks=[disk, dict(disk)], **NEW_DOMAIN))
 
@@ -689,12 +689,12 @@ bad_nic = st.one_of(
 
 
 @strategy("kvm_domain", "bad interface", 8)
-def _():
+def _domain_bad_interface():
     return st.builds(lambda n, i: _dom(i[1], name=n, interfaces=[i[0]], **NEW_DOMAIN), target_domain, bad_nic)
 
 
 @strategy("kvm_domain", "valid domains, then an invalid one", 4)
-def _():
+def _domain_valid_domains_then_an_invalid_one():
     def build(valid, bad):
         item, field = bad
         items = [dict(name=NEW + "ok{0}".format(i), **NEW_DOMAIN) for i in range(valid)]
@@ -704,30 +704,30 @@ def _():
 
 
 @strategy("kvm_domain", "domains lists one twice", 1)
-def _():
+def _domain_domains_lists_one_twice():
     return st.just(_dom("domains[1].name", domains=[dict(name=NEW + "tw", **NEW_DOMAIN), dict(name=NEW + "tw", **NEW_DOMAIN)]))
 
 
 @strategy("kvm_domain", "not a boolean", 3)
-def _():
+def _domain_not_a_boolean():
     return st.builds(lambda n, key, v: _dom(key, name=n, **dict(NEW_DOMAIN, **{key: v})), target_domain,
                      st.sampled_from(["autostart", "force", "remove_storage", "remove_nvram"]), not_bool)
 
 
 @strategy("kvm_domain", "unknown option", 2)
-def _():
+def _domain_unknown_option():
     return unknown_option(DOMAIN_OPTIONS).map(lambda o: _dom(o, name=DOMAIN, **{o: 1}))
 
 
 @strategy("kvm_domain", "bad uri", 2)
-def _():
+def _domain_bad_uri():
     return st.builds(lambda n, u: _dom("uri", name=n, uri=u, **NEW_DOMAIN), target_domain, bad_uri)
 
 
 # ---------------------------------------------------------------- kvm_host_facts
 
 @strategy("kvm_host_facts", "unknown option", 4)
-def _():
+def _host_facts_unknown_option():
     return unknown_option({"uri"}).map(lambda o: case("kvm_host_facts", o, **{o: "x"}))
 
 
@@ -746,12 +746,12 @@ def _br(fields, **args):
 
 
 @strategy("kvm_bridge", "bad bridge name", 4)
-def _():
+def _bridge_bad_bridge_name():
     return st.builds(lambda n, only: _br("name", name=n, ports=["eth0"], confirm_only=only), bad_ifname, st.booleans())
 
 
 @strategy("kvm_bridge", "bad ports", 6)
-def _():
+def _bridge_bad_ports():
     return st.one_of(
         st.just(_br("ports", ports=[])),
         st.just(_br("ports", ports=["eth0", "eth0"])),
@@ -762,7 +762,7 @@ def _():
 
 
 @strategy("kvm_bridge", "takeover without an address", 1)
-def _():
+def _bridge_takeover_without_an_address():
     return st.just(_br("ipv4", ports=[TH_VETH], ipv4="takeover"))
 
 
@@ -779,12 +779,12 @@ bad_ipcfg = st.one_of(
 
 
 @strategy("kvm_bridge", "bad ipv4", 8)
-def _():
+def _bridge_bad_ipv4():
     return bad_ipcfg.map(lambda v: _br("ipv4" + v[1], ports=["eth0"], ipv4=v[0]))
 
 
 @strategy("kvm_bridge", "bad ipv6", 3)
-def _():
+def _bridge_bad_ipv6():
     return st.one_of(
         st.just(_br("ipv6.address", ports=["eth0"], ipv6={"address": "10.0.0.2/24"})),
         st.just(_br("ipv6.gateway", ports=["eth0"], ipv6={"address": "fd00::2/64", "gateway": "10.0.0.1"})),
@@ -793,7 +793,7 @@ def _():
 
 
 @strategy("kvm_bridge", "out of range", 6)
-def _():
+def _bridge_out_of_range():
     return st.one_of(
         st.one_of(st.integers(max_value=1, min_value=-(2 ** 31)), st.integers(31, 2 ** 31)).map(
             lambda v: _br("forward_delay", ports=["eth0"], forward_delay=v)),
@@ -804,13 +804,13 @@ def _():
 
 
 @strategy("kvm_bridge", "bad mac", 4)
-def _():
+def _bridge_bad_mac():
     multicast = st.integers(0, 127).map(lambda b: "{0:02x}:54:00:12:34:56".format(b * 2 + 1))
     return st.one_of(bad_mac, multicast).map(lambda m: _br("mac", ports=["eth0"], mac=m))
 
 
 @strategy("kvm_bridge", "unknown choice, not a boolean, unknown option", 5)
-def _():
+def _bridge_unknown_choice_not_a_boolean_unknown_option():
     return st.one_of(
         not_one_of(["auto", "networkmanager", "ifcfg", "ifupdown", "networkd"]).map(lambda b: _br("backend", ports=["eth0"], backend=b)),
         not_one_of(["present", "absent"]).map(lambda s: _br("state", ports=["eth0"], state=s)),
