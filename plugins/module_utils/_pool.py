@@ -37,9 +37,19 @@ def validate_name(field, name):
         raise ValidationError(field, "{0!r} is not a valid name".format(name))
     if "/" in name:
         raise ValidationError(field, "{0!r} must not contain '/'".format(name))
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+    if _has_control_characters(name):
         raise ValidationError(field, "{0!r} must not contain control characters".format(name))
     return name
+
+
+def _has_control_characters(text):
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
+def shown(path):
+    """A path for a one-line message: as it is, or quoted with escapes when it
+    holds a newline or another character that does not print."""
+    return path if path.isprintable() else repr(path)
 
 
 def parse_mode(field, value):
@@ -98,6 +108,9 @@ class PoolSpec:
         if path is not None:
             if not path.startswith("/"):
                 raise ValidationError("path", "{0!r} must be an absolute path".format(path))
+            if _has_control_characters(path):
+                # lxml refuses most of them in the pool's XML (the module crashed), the rest make unusable paths
+                raise ValidationError("path", "{0!r} must not contain control characters".format(path))
             path = os.path.normpath(path)
             if path.startswith("//"):
                 path = "/" + path.lstrip("/")
@@ -147,9 +160,9 @@ class PoolDirectory:
         except FileNotFoundError:
             return None
         except OSError as e:
-            raise ValidationError("path", "{0}: {1}".format(self.path, e.strerror or e))
+            raise ValidationError("path", "{0}: {1}".format(shown(self.path), e.strerror or e))
         if not stat.S_ISDIR(st.st_mode):
-            raise ValidationError("path", "{0} exists and is not a directory".format(self.path))
+            raise ValidationError("path", "{0} exists and is not a directory".format(shown(self.path)))
         return dict(path=self.path, mode=format_mode(stat.S_IMODE(st.st_mode)), owner=st.st_uid, group=st.st_gid)
 
     def desired(self, actual):
@@ -174,7 +187,7 @@ class PoolDirectory:
             os.chown(self.path, want["owner"], want["group"])
             os.chmod(self.path, int(want["mode"], 8))
         except OSError as e:
-            raise KvmError("directory {0}: {1}".format(self.path, e.strerror or e))
+            raise KvmError("directory {0}: {1}".format(shown(self.path), e.strerror or e))
 
 
 def _xml_inactive(pool):

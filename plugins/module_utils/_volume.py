@@ -14,7 +14,7 @@ import re
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError, NotFoundError, ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import libvirt
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._pool import is_local, validate_name
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._pool import is_local, shown, validate_name
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._size import parse_size
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import etree, parse, to_string
 
@@ -69,14 +69,14 @@ class VolumeSpec:
         self.src_size = None
         if state == "present" and src is not None:
             if not os.path.exists(src):
-                raise NotFoundError(self.field("src"), "{0} does not exist on the managed host".format(src))
+                raise NotFoundError(self.field("src"), "{0} does not exist on the managed host".format(shown(src)))
             if not os.path.isfile(src):
-                raise ValidationError(self.field("src"), "{0} is not a regular file".format(src))
+                raise ValidationError(self.field("src"), "{0} is not a regular file".format(shown(src)))
             if not os.access(src, os.R_OK):
-                raise ValidationError(self.field("src"), "{0} is not readable".format(src))
+                raise ValidationError(self.field("src"), "{0} is not readable".format(shown(src)))
             self.src_size = os.path.getsize(src)
             if self.src_size == 0:
-                raise ValidationError(self.field("src"), "{0} is empty; a volume needs a capacity greater than 0".format(src))
+                raise ValidationError(self.field("src"), "{0} is empty; a volume needs a capacity greater than 0".format(shown(src)))
 
     def field(self, name):
         return "{0}{1}".format(self.prefix, name)
@@ -273,7 +273,7 @@ class VolumeManager:
             plan.tracker.add("content", "sha256:{0}".format(have) if physical == spec.src_size else have,
                              "sha256:{0}".format(self._expected_hash(spec)))
             plan.predicted.update(capacity=spec.src_size, allocation=None)
-            label = "replace volume {0} from {1}".format(spec.label, spec.src)
+            label = "replace volume {0} from {1}".format(spec.label, shown(spec.src))
             xml = spec.create_xml(spec.src_size)
 
             def replace():
@@ -304,7 +304,7 @@ class VolumeManager:
         if getattr(spec, "_src_hash", None) is None:
             spec._src_hash = sha256_file(spec.src)
         if spec._src_hash != spec.checksum:
-            raise ValidationError(spec.field("checksum"), "{0} has sha256:{1}, not sha256:{2}".format(spec.src, spec._src_hash, spec.checksum))
+            raise ValidationError(spec.field("checksum"), "{0} has sha256:{1}, not sha256:{2}".format(shown(spec.src), spec._src_hash, spec.checksum))
 
     def volume_hash(self, volume, label):
         """sha256 of a volume's content: read from its file when libvirt is
@@ -331,7 +331,7 @@ class VolumeManager:
     def _upload(self, spec, pool, volume, created):
         """Stream src into the volume, then verify what landed; on any failure
         delete the volume this run created, so nothing is half-created."""
-        label = "upload {0} into volume {1}".format(spec.src, spec.label)
+        label = "upload {0} into volume {1}".format(shown(spec.src), spec.label)
         try:
             stream = self.connection.call(label, self.connection.conn.newStream, 0)
             with open(spec.src, "rb") as handle:

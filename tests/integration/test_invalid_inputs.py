@@ -101,6 +101,9 @@ _LOWER = string.ascii_lowercase + string.digits
 suffix = st.text(alphabet=_LOWER + "-", min_size=1, max_size=10).filter(lambda s: s[0] != "-")
 new_name = suffix.map(lambda s: NEW + s)
 new_path = suffix.map(lambda s: WORK + "/new-" + s)
+# A path that does not exist either, with a character that must not break the message's line.
+control_path = st.tuples(suffix, st.sampled_from(["\n", "\r", "\t", "\x1b", "\x00", "\u2028"]), suffix).map(
+    lambda t: WORK + "/new-" + t[0] + t[1] + t[2])
 slash_name = st.tuples(suffix, suffix, st.sampled_from(["/", "/../", "//"])).map(lambda t: NEW + t[0] + t[2] + t[1])
 control_name = st.tuples(suffix, st.sampled_from([chr(c) for c in range(32)] + ["\x7f"]), suffix).map(
     lambda t: NEW + t[0] + t[1] + t[2])
@@ -211,6 +214,12 @@ bad_mode = st.one_of(
 )
 
 
+@strategy("kvm_pool", "path below a file", 3)
+def _pool_path_below_a_file():
+    below = st.tuples(suffix, st.sampled_from(["", "\n", "\t", "\x1b", "\u2028"])).map(lambda t: SRC + "/" + t[0] + t[1])
+    return st.builds(lambda n, p: _pool("path", name=n, path=p), st.sampled_from([NEW + "below", POOL]), below)
+
+
 @strategy("kvm_pool", "bad mode", 5)
 def _pool_bad_mode():
     return st.builds(lambda n, m: _pool("mode", name=n, path=WORK + "/new-mode", mode=m), st.sampled_from([NEW + "mode", POOL]), bad_mode)
@@ -307,10 +316,10 @@ def _volume_malformed_checksum():
                                hex64.map(lambda h: "sha256:" + h[:-1] + "g"), word))
 
 
-@strategy("kvm_volume", "src not a readable file", 4)
+@strategy("kvm_volume", "src not a readable file", 6)
 def _volume_src_not_a_readable_file():
     return st.builds(lambda n, s: _vol("src", pool=POOL, name=n, src=s), st.sampled_from([NEW + "src", VOLUME]),
-                     st.one_of(new_path, st.sampled_from([SRC_DIR, SRC_EMPTY, "/dev/null"])))
+                     st.one_of(new_path, control_path, st.sampled_from([SRC_DIR, SRC_EMPTY, "/dev/null"])))
 
 
 @strategy("kvm_volume", "new volume without capacity", 2)
@@ -858,7 +867,7 @@ def failure_problems(case_, stdout, stderr, result):
     if not isinstance(msg, str) or not msg.strip():
         problems.append("no msg")
         return problems
-    if "\n" in msg.strip():
+    if len(msg.strip().splitlines()) != 1:
         problems.append("msg is more than one line: {0!r}".format(msg))
     for marker in ("Traceback", "MODULE FAILURE"):
         if marker in msg or marker in stderr:
@@ -1048,6 +1057,8 @@ KNOWN_BUGS = [
          name=NEW + "mach", machine="kvmops-no-such-machine"),
     _bug("vcpus 100000: msg 'Maximum CPUs greater than specified machine type limit 255' does not name vcpus", "vcpus",
          name=NEW + "cpus", vcpus=100000),
+    _bug("disk path with a newline: the msg (disks[0].path: ... does not exist) spans two lines", "disks[0].path",
+         name=NEW + "nl", disks=[dict(path=WORK + "/new-a\nb")]),
     _bug("disk target zzz: msg 'Unknown disk name zzz and no address specified' does not name target", "target",
          name=NEW + "tgt", disks=[dict(pool=POOL, volume=VOLUME, target="zzz")]),
 ]

@@ -60,6 +60,9 @@ def mode_of(path):
     (dict(name=".", path="/x"), "name"),      # libvirt names files after its pools
     (dict(name="..", path="/x"), "name"),
     (dict(name="p", path="relative"), "path"),
+    (dict(name="p", path="/x/\x1b"), "path"),  # lxml refused it in the pool's XML: a traceback
+    (dict(name="p", path="/x/\x00"), "path"),
+    (dict(name="p", path="/x/a\nb"), "path"),
     (dict(name="p", path="/x", mode="0999"), "mode"),
     (dict(name="p", path="/x", mode="rwx"), "mode"),
     (dict(name="p", path="/x", mode="17777"), "mode"),
@@ -274,6 +277,14 @@ def test_path_below_a_file_fails_before_anything(connection, name, tmp_path):
     with pytest.raises(ValidationError, match=r"^path: .* is not a directory"):
         reconcile(connection, name=name, path=str(tmp_path / "file"))
     assert connection.pool(name) is None
+
+
+def test_a_path_that_does_not_print_is_quoted_in_messages(tmp_path):
+    (tmp_path / "file").write_bytes(b"")
+    path = str(tmp_path / "file" / "b\u2028c")  # a line separator: printable it is not
+    with pytest.raises(ValidationError) as info:
+        PoolDirectory(path, None, None, None).actual()
+    assert str(info.value) == "path: {0!r}: Not a directory".format(path)
 
 
 def test_directory_errors_become_kvm_errors(tmp_path):

@@ -87,6 +87,13 @@ def test_bad_input_names_the_field(params, field, message):
     assert message in str(info.value)
 
 
+@pytest.mark.parametrize("src", ["/nonexistent/a\nb.iso", "/nonexistent/a\x1bb.iso"])
+def test_a_src_with_a_control_character_stays_on_one_line_of_the_message(src):
+    with pytest.raises(NotFoundError) as info:
+        VolumeSpec(pool="p", name="v", src=src)
+    assert str(info.value) == "src: {0!r} does not exist on the managed host".format(src)
+
+
 def test_capacity_and_src_are_exclusive(src):
     with pytest.raises(ValidationError, match=r"^capacity: cannot be combined with src"):
         VolumeSpec(pool="p", name="v", capacity="1G", src=str(src))
