@@ -22,6 +22,12 @@ not retried either: with socket activation (Debian, Ubuntu, EL 8+), systemd
 holds the socket while libvirtd restarts, so a connection opened then waits
 for the new daemon instead of failing, and a libvirtd that is really stopped
 should fail the task at once rather than after a wait.
+
+Two runs changing the same object at once: libvirt keeps names unique and
+refuses the second define, create or start of the same object ("already
+exists with uuid", "exists already", "is already active").  Connection.call
+raises ConcurrentChangeError for these, and _module.run plans the whole task
+again once (see there).
 """
 
 from __future__ import annotations
@@ -57,6 +63,17 @@ _TRANSPORT_DOMAINS = ("VIR_FROM_RPC", "VIR_FROM_REMOTE")
 _TRANSPORT_CODES = ("VIR_ERR_SYSTEM_ERROR", "VIR_ERR_INTERNAL_ERROR", "VIR_ERR_RPC", "VIR_ERR_NO_CONNECT")
 
 
+# Refusals that can only mean another client changed the object after this
+# module read it: a module creates only what it found absent and starts only
+# what it found inactive.  ("not found" and "not active" are left out: they
+# also answer plain mistakes, which must not be reported as a race.)
+_OTHER_WRITER = (
+    ("VIR_ERR_STORAGE_VOL_EXIST", None),               # storage volume 'x' exists already
+    ("VIR_ERR_OPERATION_FAILED", "already exists"),    # pool/network/domain 'x' already exists with uuid ...
+    ("VIR_ERR_OPERATION_INVALID", "already active"),   # storage pool 'x' is already active; network is already active
+)
+
+
 def _constants(names):
     return [getattr(libvirt, name) for name in names if hasattr(libvirt, name)]
 
@@ -72,6 +89,24 @@ def _is_transport_error(error):
     if get_domain is None or get_code is None:
         return False
     return get_domain() in _constants(_TRANSPORT_DOMAINS) and get_code() in _constants(_TRANSPORT_CODES)
+
+
+def _is_other_writer(error):
+    """True when libvirt refused a call because another client changed the object first."""
+    code = error.get_error_code()
+    message = _message(error)
+    for name, text in _OTHER_WRITER:
+        if code == getattr(libvirt, name, None) and (text is None or text in message):
+            return True
+    return False
+
+
+class ConcurrentChangeError(LibvirtError):
+    """libvirt refused a call because another client changed the object after this module read it."""
+
+    def __init__(self, action, error):
+        super().__init__(action, error)
+        self.args = ("{0} (another client changed it at the same time)".format(self),)
 
 
 class UnreachableError(LibvirtError):
@@ -156,6 +191,8 @@ class Connection:
         """The typed error for a libvirtError raised while doing `action`."""
         if self.lost(error):
             return ConnectionLostError(self.uri, action, error)
+        if _is_other_writer(error):
+            return ConcurrentChangeError(action, error)
         return LibvirtError(action, error)
 
     def translate(self, exc):

@@ -12,6 +12,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import K
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import (
     HAS_LIBVIRT,
     LIBVIRT_IMPORT_ERROR,
+    ConcurrentChangeError,
     Connection,
     libvirt,
 )
@@ -38,11 +39,26 @@ def run(module, reconcile):
     line: typed errors as they are (a lost connection to libvirtd said so,
     whichever code raised it); a libvirtError that escaped the typed errors
     as one line too, not a traceback.
+
+    When libvirt refuses a write because another client (a second run of the
+    same play, an administrator) created or started the same object after
+    this run read it (ConcurrentChangeError), reconcile runs once more on a
+    new connection.  That is safe: the refused call changed nothing (libvirt
+    refused it whole), every earlier write of this run is real state that
+    the new plan reads back, and the new plan writes only what still differs:
+    it is what running the task again would do, no write is repeated
+    blindly.  Once only, so a conflict that persists still fails.  The task
+    then reports changed: the object it found different is now as declared.
     """
     require_libs(module)
     connection = Connection(module.params["uri"])
     try:
-        result = reconcile(connection)
+        try:
+            result = reconcile(connection)
+        except ConcurrentChangeError:
+            connection.close()
+            result = reconcile(connection)
+            result["changed"] = True
     except (KvmError, libvirt.libvirtError) as e:
         module.fail_json(msg=str(connection.translate(e)))
     finally:

@@ -29,6 +29,7 @@ libvirt = pytest.importorskip("libvirt")
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _module
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import LibvirtError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import (
+    ConcurrentChangeError,
     Connection,
     ConnectionLostError,
     UnreachableError,
@@ -198,6 +199,10 @@ class _Failed(Exception):
     pass
 
 
+class _Exited(Exception):
+    pass
+
+
 class _Module:
     """What run() uses of AnsibleModule: params, fail_json, exit_json (not libvirt: no libvirt mock here)."""
 
@@ -211,7 +216,7 @@ class _Module:
 
     @staticmethod
     def exit_json(**kwargs):
-        raise AssertionError("exit_json({0}) where a failure was expected".format(kwargs))
+        raise _Exited(kwargs)
 
 
 def _failure(module, reconcile):
@@ -259,3 +264,86 @@ def test_run_keeps_other_libvirt_refusals_as_they_are():
 
     msg = _failure(_Module("test:///default"), reconcile)
     assert msg.startswith("define domain broken: ") and "lost the connection" not in msg, msg
+
+
+def _pool_xml(name, path):
+    return "<pool type='dir'><name>{0}</name><target><path>{1}</path></target></pool>".format(name, path)
+
+
+def _undefine_pool(name):
+    other = libvirt.open("test:///default")
+    try:
+        other.storagePoolLookupByName(name).undefine()
+    except libvirt.libvirtError:
+        pass
+    finally:
+        other.close()
+
+
+def _define_as_another_client(name, path):
+    # test:///default keeps one state per process while a connection to it is open:
+    # a second connection is another client of it.
+    other = libvirt.open("test:///default")
+    try:
+        other.storagePoolDefineXML(_pool_xml(name, path), 0)
+    finally:
+        other.close()
+
+
+def test_duplicate_define_is_a_concurrent_change(tmp_path):
+    name = "u{0}-pool".format(uuid.uuid4().hex[:8])
+    connection = Connection("test:///default")
+    try:
+        connection.open()  # the test driver's state lives while a connection to it is open
+        _define_as_another_client(name, str(tmp_path))
+        with pytest.raises(ConcurrentChangeError) as info:
+            connection.call("define pool {0}".format(name), connection.conn.storagePoolDefineXML, _pool_xml(name, str(tmp_path)), 0)
+        assert_one_line(str(info.value))
+        assert str(info.value).startswith("define pool {0}: ".format(name))
+        assert "already exists" in str(info.value) and str(info.value).endswith("(another client changed it at the same time)")
+        assert isinstance(info.value, LibvirtError)
+    finally:
+        _undefine_pool(name)
+        connection.close()
+
+
+def _define_if_absent(name, path, calls, race_on):
+    """A reconcile as the back ends do it: read, then define what was found absent."""
+
+    def reconcile(connection):
+        calls.append(len(calls) + 1)
+        if connection.pool(name) is not None:
+            return {"changed": False}
+        if len(calls) in race_on:
+            _define_as_another_client(name, path)  # between this run's read and its write
+        connection.call("define pool {0}".format(name), connection.conn.storagePoolDefineXML, _pool_xml(name, path), 0)
+        return {"changed": True}
+
+    return reconcile
+
+
+def test_run_plans_again_once_after_a_concurrent_create(tmp_path):
+    name = "u{0}-pool".format(uuid.uuid4().hex[:8])
+    calls = []
+    try:
+        with pytest.raises(_Exited) as info:
+            _module.run(_Module("test:///default"), _define_if_absent(name, str(tmp_path), calls, race_on=(1,)))
+        assert calls == [1, 2]  # planned again, and the second plan found the pool
+        assert info.value.args[0] == {"changed": True}
+    finally:
+        _undefine_pool(name)
+
+
+def test_run_fails_clearly_when_the_conflict_persists(tmp_path):
+    name = "u{0}-pool".format(uuid.uuid4().hex[:8])
+    calls = []
+    try:
+        with pytest.raises(_Failed) as info:
+            _module.run(_Module("test:///default"), _define_if_absent(name, str(tmp_path), calls, race_on=(1, 2)))
+        assert calls == [1, 2]  # one retry only
+        msg = info.value.args[0]["msg"]
+        assert_one_line(msg)
+        assert msg.startswith("define pool {0}: ".format(name)) and msg.endswith("(another client changed it at the same time)"), msg
+    finally:
+        _undefine_pool(name)
+        _undefine_pool(name)
