@@ -33,8 +33,9 @@ _NOT_IN_BRIDGE_MODE = ("ip", "dns", "domain", "mac", "mtu", "route")
 # Attributes of <bridge> libvirt refuses in bridge mode.
 _BRIDGE_ATTRS_NOT_IN_BRIDGE_MODE = ("stp", "delay", "zone", "macTableManager")
 
-_IFNAME = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")
-_DNS_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+# \Z, not $: "$" also matches before a final newline ("br0\n" passed).
+_IFNAME = re.compile(r"^[A-Za-z0-9_.:-]{1,15}\Z")
+_DNS_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 
 
 def _ipv4(field, value):

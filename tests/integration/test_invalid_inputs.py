@@ -435,6 +435,7 @@ bad_ifname = st.one_of(
     st.text(alphabet=_LOWER, min_size=16, max_size=30),
     st.tuples(suffix, st.sampled_from([" ", "/", "%", "*", "\t", "é", "\x00"]), suffix).map(lambda t: (t[0] + t[1] + t[2])[:15]),
     st.sampled_from([".", "..", ""]),
+    suffix.map(lambda s: "kvrob" + s.replace("-", "")[:5] + "\n"),  # "$" in a regex matches before a final newline
 )
 
 
@@ -473,10 +474,11 @@ bad_domain = st.one_of(
     st.integers(26, 40).map(lambda n: ".".join(["abcdefghi"] * n)),
     suffix.map(lambda s: "-" + s + ".example"),
     st.sampled_from([".", "", "a..b"]),
+    suffix.map(lambda s: "lab" + s + ".example\n"),
 )
 
 
-@strategy("kvm_network", "bad DNS domain", 4)
+@strategy("kvm_network", "bad DNS domain", 6)
 def _network_bad_dns_domain():
     return st.builds(lambda n, d: _net("domain", name=n, ipv4=IPV4, domain=d), st.sampled_from([NEW + "dom", NETWORK]), bad_domain)
 
@@ -759,7 +761,7 @@ def _bridge_bad_bridge_name():
     return st.builds(lambda n, only: _br("name", name=n, ports=["eth0"], confirm_only=only), bad_ifname, st.booleans())
 
 
-@strategy("kvm_bridge", "bad ports", 6)
+@strategy("kvm_bridge", "bad ports", 8)
 def _bridge_bad_ports():
     return st.one_of(
         st.just(_br("ports", ports=[])),

@@ -12,8 +12,9 @@ import re
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import ValidationError
 
 BACKENDS = ("auto", "networkmanager", "ifcfg", "ifupdown", "networkd")
-_IFNAME = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")
-_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+# \Z, not $: "$" also matches before a final newline ("br0\n" passed).
+_IFNAME = re.compile(r"^[A-Za-z0-9_.:-]{1,15}\Z")
+_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z")
 
 
 def validate_ifname(field, name):

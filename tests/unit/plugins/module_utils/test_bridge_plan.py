@@ -55,6 +55,8 @@ def manager(tmp_path):
 @pytest.mark.parametrize("params, field", [
     (dict(name="br0/x"), "name"),
     (dict(name="a" * 16), "name"),
+    (dict(name="br0\n"), "name"),  # a final newline passed the name check
+    (dict(ports=["eth0\n"]), "ports"),
     (dict(ports=[]), "ports"),
     (dict(ports=["eth0", "eth0"]), "ports"),
     (dict(ports=["br0"]), "ports"),

@@ -130,6 +130,8 @@ def test_bad_ipv4_names_the_field(ipv4, field):
     (dict(bridge="br 0"), "bridge"),
     (dict(bridge="br/0"), "bridge"),
     (dict(bridge=".."), "bridge"),
+    (dict(bridge="br0\n"), "bridge"),  # a final newline passed the name check
+    (dict(domain="lab.example\n"), "domain"),
     (dict(mtu=67), "mtu"),
     (dict(mtu=65536), "mtu"),
     (dict(mtu=True), "mtu"),
