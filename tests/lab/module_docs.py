@@ -203,7 +203,8 @@ def _value(value):
 
 # ---------------------------------------------------------------- sections
 
-def _option_rows(options, parents=()):
+def _option_rows(options, parents=(), shown=()):
+    """Table rows of options; a suboption is shown under its parent as parent.name, or parent[].name in a list."""
     rows = []
     for name in sorted(options):
         spec = options[name] or {}
@@ -213,7 +214,7 @@ def _option_rows(options, parents=()):
         if spec.get("elements"):
             type_ = "%s / elements=%s" % (type_, spec["elements"])
         label = '<a id="%s"></a>' % _anchor("option", dotted)
-        label += "**%s**" % _escape(dotted) if len(path) == 1 else "%s.**%s**" % (_escape(".".join(parents)), _escape(name))
+        label += "**%s**" % _escape(dotted) if len(path) == 1 else "%s.**%s**" % (_escape(".".join(shown)), _escape(name))
         if spec.get("required"):
             label += "<br>*required*"
         if spec.get("aliases"):
@@ -227,7 +228,7 @@ def _option_rows(options, parents=()):
         rows.append("| %s | %s | %s | %s |" % (label, _cell(_escape(type_)), _cell(default), _cell("<br><br>".join(desc))))
         sub = spec.get("suboptions") or spec.get("options")
         if sub:
-            rows.extend(_option_rows(sub, path))
+            rows.extend(_option_rows(sub, path, shown + (name + ("[]" if spec.get("type") == "list" else ""),)))
     return rows
 
 
