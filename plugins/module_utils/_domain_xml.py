@@ -352,6 +352,8 @@ def _compare_devices(devices, merged, managed, differences):
             element = copy.deepcopy(element)
             for name in SECRET_ATTRIBUTES:
                 _compare_secret("domain/devices/{0}/@{1}".format(label, name), name, element, match, differences)
+            if tag == "graphics":
+                _compare_listen("domain/devices/{0}/listen".format(label), element, match, differences)
             found = subset_differences(element, match, "domain/devices/" + label)
             if found:
                 differences.extend(found)
@@ -385,6 +387,26 @@ def _compare_secret(path, name, element, match, differences):
     else:
         differences.append((path, MASK if have is None else MASK + " (new)", None if have is None else MASK))
         match.set(name, want)
+
+
+def _compare_listen(path, element, match, differences):
+    """<listen> children of a graphics device, when given, replace the actual
+    ones as a whole: merging an address listen into a network or socket one
+    gives XML libvirt refuses.  Taken off `element`; `match` updated in place."""
+    wanted = element.findall("listen")
+    if not wanted:
+        return
+    for listen in wanted:
+        element.remove(listen)
+    want = [dict(listen.attrib) for listen in wanted]
+    have = [dict(listen.attrib) for listen in match.findall("listen")]
+    if len(want) == len(have) and all(all(h.get(k) == v for k, v in w.items()) for w, h in zip(want, have)):
+        return
+    differences.append((path, want, have))
+    for listen in match.findall("listen"):
+        match.remove(listen)
+    for listen in wanted:
+        match.append(copy.deepcopy(listen))
 
 
 def _without_empty_secrets(element):

@@ -196,3 +196,14 @@ def test_mask_helpers():
     text = mask_text({"a": [to_string(root)], "b": "passwd = \"{0}\"".format(PW2), "c": 3})
     assert PW1 not in json.dumps(text) and PW2 not in json.dumps(text) and text["c"] == 3
     assert secret_values(dict(xml="<domain", domains=[dict(xml=ACTUAL.format(PW2)), dict(xml=None)])) == {PW2}
+
+
+def test_listen_address_replaces_a_network_listen(lab):
+    # Merging an address into <listen type='network'> gives XML libvirt refuses.
+    connection, prefix = lab
+    connection.conn.defineXML("<domain type='test'><name>{0}n</name><memory>65536</memory><os><type>hvm</type></os><devices>"
+                              "<graphics type='vnc'><listen type='network' network='default'/></graphics></devices></domain>".format(prefix))
+    first = steps(connection, params(name=prefix + "n", state="present", graphics="vnc", graphics_listen="0.0.0.0"))[0]
+    assert first["diff"]["before"]["domain/devices/graphics[vnc]/listen"] == [{"type": "network", "network": "default"}]
+    graphics = secure_graphics(connection, prefix + "n")
+    assert [dict(listen.attrib) for listen in graphics.findall("listen")] == [{"type": "address", "address": "0.0.0.0"}]
