@@ -25,9 +25,10 @@ should fail the task at once rather than after a wait.
 
 Two runs changing the same object at once: libvirt keeps names unique and
 refuses the second define, create or start of the same object ("already
-exists with uuid", "exists already", "is already active").  Connection.call
-raises ConcurrentChangeError for these, and _module.run plans the whole task
-again once (see there).
+exists with uuid", "exists already", "is already active"), and a volume the
+other run is still creating is listed before its file exists ("not found",
+"still being allocated").  Connection.call raises ConcurrentChangeError for
+these, and _module.run plans the whole task again (see there).
 """
 
 from __future__ import annotations
@@ -65,12 +66,15 @@ _TRANSPORT_CODES = ("VIR_ERR_SYSTEM_ERROR", "VIR_ERR_INTERNAL_ERROR", "VIR_ERR_R
 
 # Refusals that can only mean another client changed the object after this
 # module read it: a module creates only what it found absent and starts only
-# what it found inactive.  ("not found" and "not active" are left out: they
-# also answer plain mistakes, which must not be reported as a race.)
+# what it found inactive; and a volume another client is still creating is
+# listed before its file exists.  ("not active" is left out: it also answers
+# plain mistakes, which must not be reported as a race.)
 _OTHER_WRITER = (
     ("VIR_ERR_STORAGE_VOL_EXIST", None),               # storage volume 'x' exists already
     ("VIR_ERR_OPERATION_FAILED", "already exists"),    # pool/network/domain 'x' already exists with uuid ...
     ("VIR_ERR_OPERATION_INVALID", "already active"),   # storage pool 'x' is already active; network is already active
+    ("VIR_ERR_OPERATION_INVALID", "still being allocated"),  # volume 'x' is still being allocated.
+    ("VIR_ERR_INTERNAL_ERROR", "asynchronous jobs running"),  # pool 'x' has asynchronous jobs running. (refresh)
 )
 
 
@@ -91,14 +95,18 @@ def _is_transport_error(error):
     return get_domain() in _constants(_TRANSPORT_DOMAINS) and get_code() in _constants(_TRANSPORT_CODES)
 
 
-def _is_other_writer(error):
-    """True when libvirt refused a call because another client changed the object first."""
+def _is_other_writer(error, lookup):
+    """True when libvirt refused a call because another client changed the object first.
+
+    An object that is "not found" by a call on its handle (not by a look-up)
+    existed when it was looked up moments before: another client removed it,
+    or is still creating it (a volume's file is made after it is listed)."""
     code = error.get_error_code()
     message = _message(error)
     for name, text in _OTHER_WRITER:
         if code == getattr(libvirt, name, None) and (text is None or text in message):
             return True
-    return False
+    return not lookup and _is_not_found(error)
 
 
 class ConcurrentChangeError(LibvirtError):
@@ -187,11 +195,12 @@ class Connection:
             return True
         return error is not None and _is_transport_error(error)
 
-    def error(self, action, error):
-        """The typed error for a libvirtError raised while doing `action`."""
+    def error(self, action, error, lookup=True):
+        """The typed error for a libvirtError raised while doing `action`
+        (`lookup`: a look-up by name or path, whose "not found" is an answer)."""
         if self.lost(error):
             return ConnectionLostError(self.uri, action, error)
-        if _is_other_writer(error):
+        if _is_other_writer(error, lookup):
             return ConcurrentChangeError(action, error)
         return LibvirtError(action, error)
 
@@ -212,7 +221,7 @@ class Connection:
         try:
             return func(*args)
         except libvirt.libvirtError as e:
-            raise self.error(action, e)
+            raise self.error(action, e, lookup="lookup" in getattr(func, "__name__", "").lower())
 
     def _lookup(self, method, name, action):
         func = getattr(self.open(action), method)

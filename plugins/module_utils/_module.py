@@ -6,6 +6,8 @@ dependency checks, and turning typed errors into one fail_json."""
 
 from __future__ import annotations
 
+import time
+
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError
@@ -31,6 +33,27 @@ def require_libs(module, lxml=True):
         module.fail_json(msg=missing_required_lib("lxml"), exception=LXML_IMPORT_ERROR)
 
 
+# Re-plans after another client changed the same object, and the pause before each.
+CONCURRENT_RETRIES = 3
+_RETRY_PAUSE = 0.5
+
+
+def _reconcile_converging(connection, reconcile):
+    for attempt in range(CONCURRENT_RETRIES + 1):
+        try:
+            result = reconcile(connection)
+        except ConcurrentChangeError:
+            if attempt == CONCURRENT_RETRIES:
+                raise
+            connection.close()
+            time.sleep(_RETRY_PAUSE * (attempt + 1))
+            continue
+        if attempt:
+            result["changed"] = True
+        return result
+    raise AssertionError("unreachable")
+
+
 def run(module, reconcile):
     """Call reconcile(connection) -> result dict; exit or fail the module.
 
@@ -40,25 +63,22 @@ def run(module, reconcile):
     whichever code raised it); a libvirtError that escaped the typed errors
     as one line too, not a traceback.
 
-    When libvirt refuses a write because another client (a second run of the
-    same play, an administrator) created or started the same object after
-    this run read it (ConcurrentChangeError), reconcile runs once more on a
-    new connection.  That is safe: the refused call changed nothing (libvirt
-    refused it whole), every earlier write of this run is real state that
-    the new plan reads back, and the new plan writes only what still differs:
-    it is what running the task again would do, no write is repeated
-    blindly.  Once only, so a conflict that persists still fails.  The task
-    then reports changed: the object it found different is now as declared.
+    When libvirt refuses a call because another client (a second run of the
+    same play, an administrator) created, started or is still creating the
+    same object after this run read it (ConcurrentChangeError), reconcile
+    runs again on a new connection.  That is safe: the refused call changed
+    nothing (libvirt refused it whole), every earlier write of this run is
+    real state that the new plan reads back, and the new plan writes only
+    what still differs: it is what running the task again would do, no write
+    is repeated blindly.  At most CONCURRENT_RETRIES times, after a short
+    pause (the other client may still be building the object), so a
+    conflict that persists still fails.  The task then reports changed: the
+    object it found different is now as declared.
     """
     require_libs(module)
     connection = Connection(module.params["uri"])
     try:
-        try:
-            result = reconcile(connection)
-        except ConcurrentChangeError:
-            connection.close()
-            result = reconcile(connection)
-            result["changed"] = True
+        result = _reconcile_converging(connection, reconcile)
     except (KvmError, libvirt.libvirtError) as e:
         module.fail_json(msg=str(connection.translate(e)))
     finally:

@@ -312,17 +312,27 @@ def _define_if_absent(name, path, calls, race_on):
 
     def reconcile(connection):
         calls.append(len(calls) + 1)
+        if len(calls) in race_on:
+            _undefine_pool(name)  # so that this attempt reads it absent ...
         if connection.pool(name) is not None:
             return {"changed": False}
         if len(calls) in race_on:
-            _define_as_another_client(name, path)  # between this run's read and its write
+            _define_as_another_client(name, path)  # ... and another client defines it between this read and the write
         connection.call("define pool {0}".format(name), connection.conn.storagePoolDefineXML, _pool_xml(name, path), 0)
         return {"changed": True}
 
     return reconcile
 
 
-def test_run_plans_again_once_after_a_concurrent_create(tmp_path):
+@pytest.fixture
+def test_driver_state():
+    """Keeps test:///default's state alive while run() closes and reopens its own connection."""
+    keeper = libvirt.open("test:///default")
+    yield keeper
+    keeper.close()
+
+
+def test_run_plans_again_after_a_concurrent_create(tmp_path, test_driver_state):
     name = "u{0}-pool".format(uuid.uuid4().hex[:8])
     calls = []
     try:
@@ -330,20 +340,37 @@ def test_run_plans_again_once_after_a_concurrent_create(tmp_path):
             _module.run(_Module("test:///default"), _define_if_absent(name, str(tmp_path), calls, race_on=(1,)))
         assert calls == [1, 2]  # planned again, and the second plan found the pool
         assert info.value.args[0] == {"changed": True}
+        assert test_driver_state.storagePoolLookupByName(name).name() == name  # one pool, the other client's
     finally:
         _undefine_pool(name)
 
 
-def test_run_fails_clearly_when_the_conflict_persists(tmp_path):
+def test_run_fails_clearly_when_the_conflict_persists(tmp_path, test_driver_state):
     name = "u{0}-pool".format(uuid.uuid4().hex[:8])
     calls = []
     try:
         with pytest.raises(_Failed) as info:
-            _module.run(_Module("test:///default"), _define_if_absent(name, str(tmp_path), calls, race_on=(1, 2)))
-        assert calls == [1, 2]  # one retry only
+            _module.run(_Module("test:///default"), _define_if_absent(name, str(tmp_path), calls, race_on=(1, 2, 3, 4)))
+        assert calls == [1, 2, 3, 4]  # CONCURRENT_RETRIES re-plans, then the failure
         msg = info.value.args[0]["msg"]
         assert_one_line(msg)
         assert msg.startswith("define pool {0}: ".format(name)) and msg.endswith("(another client changed it at the same time)"), msg
     finally:
         _undefine_pool(name)
-        _undefine_pool(name)
+
+
+def test_an_object_gone_under_its_handle_is_a_concurrent_change(tmp_path, test_driver_state):
+    name = "u{0}-pool".format(uuid.uuid4().hex[:8])
+    connection = Connection("test:///default")
+    try:
+        _define_as_another_client(name, str(tmp_path))
+        pool = connection.pool(name)
+        _undefine_pool(name)  # another client removes it after our look-up
+        with pytest.raises(ConcurrentChangeError, match=r"^read pool {0}: .*\(another client changed it at the same time\)$".format(name)):
+            connection.call("read pool {0}".format(name), pool.XMLDesc, 0)
+        # A look-up's "not found" is an answer, not a race.
+        with pytest.raises(LibvirtError) as info:
+            connection.call("look up pool {0}".format(name), connection.conn.storagePoolLookupByName, name)
+        assert not isinstance(info.value, ConcurrentChangeError)
+    finally:
+        connection.close()
