@@ -167,7 +167,7 @@ def _render(kind, arg):
     if kind == "U":
         return "<" + arg + ">"
     if kind == "L":
-        label, _, url = arg.rpartition(",")
+        label, url = arg.rsplit(",", 1) if "," in arg else (arg, arg)
         return "[%s](%s)" % (_escape(label.strip()), url.strip())
     if kind == "M":
         return _module_link(arg)
