@@ -232,7 +232,8 @@ def _option_rows(options, parents=(), shown=()):
     return rows
 
 
-def _return_rows(values, parents=()):
+def _return_rows(values, parents=(), shown=()):
+    """Table rows of return values, nested as in _option_rows."""
     rows = []
     for name in sorted(values):
         spec = values[name] or {}
@@ -242,14 +243,14 @@ def _return_rows(values, parents=()):
         if spec.get("elements"):
             type_ = "%s / elements=%s" % (type_, spec["elements"])
         label = '<a id="%s"></a>' % _anchor("return", dotted)
-        label += "**%s**" % _escape(dotted) if len(path) == 1 else "%s.**%s**" % (_escape(".".join(parents)), _escape(name))
+        label += "**%s**" % _escape(dotted) if len(path) == 1 else "%s.**%s**" % (_escape(".".join(shown)), _escape(name))
         desc = paragraphs(spec.get("description"))
         if "sample" in spec:
             desc.append("Sample: " + _value(spec["sample"]))
         returned = markup(" ".join(str(spec.get("returned", "")).split()))
         rows.append("| %s | %s | %s | %s |" % (label, _cell(_escape(type_)), _cell(returned), _cell("<br><br>".join(desc))))
         if spec.get("contains"):
-            rows.extend(_return_rows(spec["contains"], path))
+            rows.extend(_return_rows(spec["contains"], path, shown + (name + ("[]" if spec.get("type") == "list" else ""),)))
     return rows
 
 
