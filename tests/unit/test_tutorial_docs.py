@@ -166,3 +166,18 @@ def test_no_unicode_quotes(path):
     # ansible-test sanity (no-smart-quotes) rejects them in every file of the collection
     for number, line in enumerate(read(path).splitlines(), 1):
         assert not SMART_QUOTES.search(line), "%s:%d" % (os.path.basename(path), number)
+
+
+def github_slug(heading):
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_guide_links_resolve():
+    text = read(GUIDE)
+    slugs = {github_slug(line.lstrip("#")) for line in without_code_blocks(text).splitlines() if HEADING.match(line)}
+    assert "running-siteyml" in slugs
+    targets = set(re.findall(r"\]\(#([^)]+)\)", text))
+    assert targets and targets <= slugs, sorted(targets - slugs)
+    for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
+        assert os.path.exists(os.path.join(DOCS, target)), target
