@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
+import unicodedata
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml import (
@@ -17,6 +18,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml impo
     build,
     compare,
     describe,
+    machine_matches,
     managed_kinds,
     mask,
     parse_user_xml,
@@ -24,10 +26,15 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml impo
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import (
     KvmError,
+    LibvirtError,
     NotFoundError,
     ValidationError,
 )
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import libvirt
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import (
+    ConcurrentChangeError,
+    ConnectionLostError,
+    libvirt,
+)
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._size import parse_mib
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import etree, parse, to_string
 
@@ -40,8 +47,89 @@ ITEM_KEYS = ("name", "state", "xml", "autostart", "shutdown_timeout", "force",
              "remove_storage", "remove_nvram") + STRUCTURED
 DEFAULTS = dict(state="running", shutdown_timeout=60, force=False, remove_storage=False, remove_nvram=False)
 
-_MAC = re.compile(r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$")
+# \Z, not $: "$" also matches before a final newline.
+_MAC = re.compile(r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}\Z")
+# Disk target names libvirt can turn into a unit number (virDiskNameParse):
+# a prefix, then 1 to 6 letters (7 overflow its int).  libvirt does not tie
+# the prefix to the bus (hdc on sata is a valid, old-style definition), and
+# QEMU refuses a partition number ("vda1") and fd* names for disks.
+_TARGET = re.compile(r"^(vd|sd|hd|xvd|ubd)[a-z]{1,6}\Z")
+# Linux IFNAMSIZ (16) with the terminating NUL.
+_IFNAMSIZ = 15
 _POLL_SECONDS = 0.25
+
+
+def shown(value):
+    """A value for a one-line message: as it is when every character prints,
+    else quoted with escapes (a newline would split the message)."""
+    return value if value.isprintable() else repr(value)
+
+
+def _not_xml_text(text):
+    """The first character of `text` that has no place in a libvirt name or in
+    XML text (lxml refuses C0 controls, surrogates, U+FFFE/U+FFFF; libvirt
+    refuses a newline in a name): every control character (Unicode Cc: C0,
+    DEL, C1), surrogates, non-characters, and line/paragraph separators."""
+    for char in text:
+        if unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") or char in "\ufffe\uffff":
+            return char
+    return None
+
+
+def check_text(field, value, secret=False):
+    """A string option that goes into the domain XML or to libvirt as a C
+    string: no control characters.  `secret`: never quote the value."""
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be a string, got {0}".format(type(value).__name__))
+    char = _not_xml_text(value)
+    if char is not None:
+        if secret:
+            raise ValidationError(field, "must not contain control characters")
+        raise ValidationError(field, "{0!r} must not contain control characters ({1!r})".format(value, char))
+    return value
+
+
+def validate_name(field, name):
+    """A domain name as libvirt takes it, and safely: not blank, not '.' or
+    '..', no '/' and no control characters.
+
+    libvirt refuses a '/' ("name cannot contain '/'") and a newline ("invalid
+    char in name") itself; lxml refuses NUL and most other control characters
+    (the module crashed); and libvirt names files and directories after a
+    domain (/etc/libvirt/qemu/NAME.xml, /var/lib/libvirt/qemu/snapshot/NAME,
+    ...): undefining a domain named '..' deleted libvirt's snapshot/ directory.
+    A blank name is accepted by libvirt but names nothing one can type."""
+    if not name:
+        raise ValidationError(field, "is required")
+    if not isinstance(name, str):
+        raise ValidationError(field, "must be a string, got {0}".format(type(name).__name__))
+    if not name.strip():
+        raise ValidationError(field, "must not be blank, got {0!r}".format(name))
+    if name in (".", ".."):
+        raise ValidationError(field, "{0!r} is not a valid domain name (libvirt names files after domains)".format(name))
+    if "/" in name:
+        raise ValidationError(field, "must not contain '/', got {0!r}".format(name))
+    char = _not_xml_text(name)
+    if char is not None:
+        raise ValidationError(field, "{0!r} must not contain control characters ({1!r})".format(name, char))
+    return name
+
+
+def validate_ifname(field, name):
+    """A host interface name as the kernel takes it (dev_valid_name): 1 to 15
+    bytes, not '.' or '..', no '/', ':' or white space; and no control
+    characters ('.' passed the /sys/class/net/NAME check: it is a directory)."""
+    check_text(field, name)
+    if not name:
+        raise ValidationError(field, "must not be empty")
+    if name in (".", ".."):
+        raise ValidationError(field, "{0!r} is not an interface name".format(name))
+    if len(name.encode("utf-8")) > _IFNAMSIZ:
+        raise ValidationError(field, "{0!r} is longer than {1} bytes (IFNAMSIZ)".format(name, _IFNAMSIZ))
+    bad = next((c for c in name if c in "/:" or c.isspace()), None)
+    if bad is not None:
+        raise ValidationError(field, "{0!r} is not an interface name: it contains {1!r}".format(name, bad))
+    return name
 
 
 def _vir(name, default=0):
@@ -105,6 +193,7 @@ class Resolver:
         self._pools = {}
         self._volumes = {}
         self._networks = {}
+        self._capabilities = {}
 
     def pool(self, field, name):
         if name not in self._pools:
@@ -127,6 +216,25 @@ class Resolver:
             raise NotFoundError(field, "volume {0!r} does not exist in pool {1!r}".format(name, pool_name))
         return self._volumes[key]
 
+    def domain_capabilities(self, arch, machine, virt_type):
+        """(<domainCapabilities> or None, libvirt's refusal or None) for a
+        guest of `arch`, `machine` and `virt_type` (None: libvirt's default),
+        cached.  A driver without domain capabilities (test:///) gives
+        (None, None): nothing to check against."""
+        key = (arch, machine, virt_type)
+        if key not in self._capabilities:
+            conn = self.connection.conn
+            try:
+                self._capabilities[key] = (parse(conn.getDomainCapabilities(None, arch, machine, virt_type, 0)), None)
+            except libvirt.libvirtError as e:
+                if self.connection.lost(e):
+                    raise self.connection.error("read domain capabilities", e)
+                if e.get_error_code() == _vir("VIR_ERR_NO_SUPPORT", 3):
+                    self._capabilities[key] = (None, None)
+                else:
+                    self._capabilities[key] = (None, one_line(e.get_error_message() or str(e)))
+        return self._capabilities[key]
+
     def network(self, field, name):
         if name not in self._networks:
             self._networks[name] = self.connection.network(name)
@@ -137,11 +245,7 @@ class Resolver:
 
 def validate(prefix, spec, resolver):
     """Normalise one spec in place; raise ValidationError/NotFoundError naming the field."""
-    name = spec.get("name")
-    if not name:
-        raise ValidationError(prefix + "name", "is required")
-    if "/" in name:
-        raise ValidationError(prefix + "name", "must not contain '/', got {0!r}".format(name))
+    name = validate_name(prefix + "name", spec.get("name"))
     if spec["state"] not in STATES:
         raise ValidationError(prefix + "state", "must be one of {0}, got {1!r}".format(", ".join(STATES), spec["state"]))
     if spec["shutdown_timeout"] < 0:
@@ -161,14 +265,18 @@ def validate(prefix, spec, resolver):
         return spec
     if spec.get("vcpus") is not None and spec["vcpus"] < 1:
         raise ValidationError(prefix + "vcpus", "must be 1 or more, got {0}".format(spec["vcpus"]))
+    if spec.get("machine") is not None:
+        check_text(prefix + "machine", spec["machine"])
+        if not spec["machine"].strip():
+            raise ValidationError(prefix + "machine", "must not be blank, got {0!r}".format(spec["machine"]))
+    if spec.get("memory") is not None:
+        check_text(prefix + "memory", spec["memory"])
     spec["memory_mib"] = parse_mib(prefix + "memory", spec["memory"]) if spec.get("memory") is not None else None
     disks = []
     for index, disk in enumerate(spec.get("disks") or []):
         disks.append(_disk(resolver, "{0}disks[{1}]".format(prefix, index), disk, "disk"))
     if spec.get("cdrom") is not None:
-        cdrom = spec["cdrom"]
-        cdrom = dict(path=cdrom) if isinstance(cdrom, str) else dict(cdrom)
-        disks.append(_disk(resolver, prefix + "cdrom", cdrom, "cdrom"))
+        disks.append(_disk(resolver, prefix + "cdrom", _cdrom(prefix + "cdrom", spec["cdrom"]), "cdrom"))
     spec["disks"] = assign_targets(disks) if (spec.get("disks") is not None or spec.get("cdrom") is not None) else None
     if spec["disks"]:
         targets = [d["target"] for d in spec["disks"]]
@@ -188,8 +296,10 @@ def validate(prefix, spec, resolver):
         managed.add("graphics")
     for key in ("graphics_password", "graphics_listen"):
         # Never quote the value: it may be a secret.
-        if spec.get(key) is not None and spec.get("graphics") not in ("vnc", "spice"):
-            raise ValidationError(prefix + key, "needs graphics: vnc or spice")
+        if spec.get(key) is not None:
+            check_text(prefix + key, spec[key], secret=key == "graphics_password")
+            if spec.get("graphics") not in ("vnc", "spice"):
+                raise ValidationError(prefix + key, "needs graphics: vnc or spice")
     password = spec.get("graphics_password")
     if password and spec.get("graphics") == "vnc" and len(password) > 8:
         raise ValidationError(prefix + "graphics_password", "VNC allows at most 8 characters, got {0}".format(len(password)))
@@ -203,11 +313,32 @@ def validate(prefix, spec, resolver):
 _KNOWN_DISK_KEYS = ("pool", "volume", "path", "bus", "device", "format", "target")
 
 
+def _cdrom(field, cdrom):
+    """`cdrom` (type raw): a path, or a dict of disk options with string values."""
+    if isinstance(cdrom, str):
+        return dict(path=cdrom)
+    if not isinstance(cdrom, dict):
+        raise ValidationError(field, "must be an absolute path or a dict with pool and volume, got {0} {1}".format(
+            type(cdrom).__name__, shown(repr(cdrom))))
+    for key, value in cdrom.items():
+        if value is not None and not isinstance(value, str):
+            raise ValidationError("{0}.{1}".format(field, shown(str(key))), "must be a string, got {0} {1}".format(
+                type(value).__name__, shown(repr(value))))
+    return dict(cdrom)
+
+
 def _disk(resolver, field, disk, device):
-    unknown = sorted(set(k for k, v in disk.items() if v is not None) - set(_KNOWN_DISK_KEYS))
+    unknown = sorted(set(str(k) for k, v in disk.items() if v is not None) - set(_KNOWN_DISK_KEYS))
     if unknown:
-        raise ValidationError(field, "unknown option(s) {0}; accepted: {1}".format(", ".join(unknown), ", ".join(_KNOWN_DISK_KEYS)))
+        raise ValidationError(field, "unknown option(s) {0}; accepted: {1}".format(", ".join(map(shown, unknown)), ", ".join(_KNOWN_DISK_KEYS)))
     result = dict((k, disk.get(k)) for k in _KNOWN_DISK_KEYS)
+    for key in _KNOWN_DISK_KEYS:
+        if result[key] is not None:
+            check_text("{0}.{1}".format(field, key), result[key])
+    result["_field"] = field
+    if result["target"] is not None and not _TARGET.match(result["target"]):
+        raise ValidationError(field + ".target", "{0!r} is not a disk target name; expected vd, sd, hd, xvd or ubd and 1 to 6 "
+                              "letters, for example vda, sdb, hdc".format(result["target"]))
     result["device"] = result["device"] or device
     if result["device"] not in ("disk", "cdrom"):
         raise ValidationError(field + ".device", "must be disk or cdrom, got {0!r}".format(result["device"]))
@@ -220,7 +351,7 @@ def _disk(resolver, field, disk, device):
         if not os.path.isabs(result["path"]):
             raise ValidationError(field + ".path", "must be an absolute path, got {0!r}".format(result["path"]))
         if not os.path.exists(result["path"]):
-            raise NotFoundError(field + ".path", "{0} does not exist".format(result["path"]))
+            raise NotFoundError(field + ".path", "{0} does not exist".format(shown(result["path"])))
         return result
     if result["pool"] is None or result["volume"] is None:
         raise ValidationError(field, "needs path, or both pool and volume")
@@ -237,12 +368,17 @@ _KNOWN_NIC_KEYS = ("network", "bridge", "model", "mac")
 
 
 def _interface(resolver, field, nic):
-    unknown = sorted(set(k for k, v in nic.items() if v is not None) - set(_KNOWN_NIC_KEYS))
+    unknown = sorted(set(str(k) for k, v in nic.items() if v is not None) - set(_KNOWN_NIC_KEYS))
     if unknown:
-        raise ValidationError(field, "unknown option(s) {0}; accepted: {1}".format(", ".join(unknown), ", ".join(_KNOWN_NIC_KEYS)))
+        raise ValidationError(field, "unknown option(s) {0}; accepted: {1}".format(", ".join(map(shown, unknown)), ", ".join(_KNOWN_NIC_KEYS)))
     result = dict((k, nic.get(k)) for k in _KNOWN_NIC_KEYS)
+    for key in _KNOWN_NIC_KEYS:
+        if result[key] is not None:
+            check_text("{0}.{1}".format(field, key), result[key])
     if (result["network"] is None) == (result["bridge"] is None):
         raise ValidationError(field, "give exactly one of network or bridge")
+    if result["bridge"] is not None:
+        validate_ifname(field + ".bridge", result["bridge"])
     if result["mac"] is not None and not _MAC.match(result["mac"]):
         raise ValidationError(field + ".mac", "{0!r} is not a MAC address like 52:54:00:12:34:56".format(result["mac"]))
     if result["network"] is not None:
@@ -251,6 +387,59 @@ def _interface(resolver, field, nic):
         raise NotFoundError(field + ".bridge", "bridge {0!r} does not exist on the host".format(result["bridge"]))
     result["model"] = result["model"] or "virtio"
     return result
+
+
+def one_line(text):
+    """libvirt's message on one line (some span several)."""
+    return " ".join(str(text).split())
+
+
+def vcpu_limit(capabilities):
+    """(max vCPUs, machine) from a <domainCapabilities>; (None, None) when it does not say."""
+    if capabilities is None:
+        return None, None
+    vcpu = capabilities.find("vcpu")
+    try:
+        limit = int(vcpu.get("max")) if vcpu is not None else None
+    except (TypeError, ValueError):
+        limit = None
+    return limit, capabilities.findtext("machine")
+
+
+# What libvirt's refusal of a structured definition is about: (words in its
+# message, lower case), the options it names (those the user gave; the first
+# one when none was given), and whether one must have been given.
+_REFUSALS = (
+    (("cpus", "vcpu"), ("vcpus", "machine"), False),
+    (("machine", "pci bus"), ("machine",), True),
+    (("domaintype", "virt type", "virttype"), ("virt_type",), False),
+    (("firmware", "loader", "nvram"), ("firmware",), True),
+    (("cpu mode", "host-passthrough", "host-model", "host cpu"), ("cpu_mode",), True),
+    (("graphics", "vnc", "spice", "passwd", "listen"), ("graphics", "graphics_password", "graphics_listen"), True),
+    (("memory",), ("memory",), True),
+)
+
+
+def refused_fields(spec, message):
+    """The options (without prefix) libvirt's refusal to define `spec` is
+    about, from its message and what the spec gave; [] when unknown.
+
+    libvirt checks some things only at define time, naming XML rather than
+    options: an unknown machine type ("No PCI buses available"), too many
+    vCPUs for the machine ("Maximum CPUs greater than specified machine type
+    limit 255"), a target it cannot place ("Unknown disk name 'zzz'")."""
+    if spec.get("xml") is not None:
+        return ["xml"]
+    for disk in spec.get("disks") or []:
+        if disk.get("target") and "'{0}'".format(disk["target"]) in message:
+            return [disk["_field"] + ".target"]
+    text = message.lower()
+    for words, fields, needs_given in _REFUSALS:
+        if any(word in text for word in words):
+            given = [f for f in fields if spec.get(f) is not None]
+            if given or not needs_given:
+                return given or [fields[0]]
+    return []
 
 
 def _state_name(code):
@@ -317,7 +506,7 @@ class DomainReconciler:
             if self.check_mode:
                 self.definition = desired
                 return
-            self.dom = self._call("define", self.connection.conn.defineXML, to_string(desired))
+            self.dom = self._write("define", desired)
             self._reload()
             return
         actual = parse(self._call("read definition", self.dom.XMLDesc, _inactive_secure()))
@@ -333,8 +522,59 @@ class DomainReconciler:
         if self.check_mode:
             self.definition = merged
             return
-        self.dom = self._call("redefine", self.connection.conn.defineXML, to_string(merged))
+        self.dom = self._write("redefine", merged)
         self._reload()
+
+    def _write(self, action, definition):
+        """defineXML; a refusal that is about options names them (libvirt's
+        own message follows)."""
+        try:
+            return self._call(action, self.connection.conn.defineXML, to_string(definition))
+        except (ConnectionLostError, ConcurrentChangeError):
+            raise
+        except LibvirtError as e:
+            get = getattr(e.error, "get_error_message", None)
+            message = one_line((get() if get else None) or e.error)
+            fields = refused_fields(self.spec, message)
+            if not fields:
+                raise
+            raise ValidationError(", ".join(self.prefix + f for f in fields), "libvirt refused to {0} domain {1!r}: {2}".format(
+                action, self.name, message))
+
+    def check_capabilities(self, resolver):
+        """Before anything is touched: the machine type and the number of
+        vCPUs against libvirt's domain capabilities for this guest (its
+        architecture, virt type and machine), which libvirt would only refuse
+        at define time, with messages that do not name the option.  An
+        unchanged machine is not checked (QEMU may have dropped an old one the
+        definition still names)."""
+        spec = self.spec
+        if spec["state"] == "absent" or spec.get("xml") is not None:
+            return
+        machine, vcpus = spec.get("machine"), spec.get("vcpus")
+        if machine is None and vcpus is None:
+            return
+        arch, have_machine, virt_type = None, None, spec.get("virt_type")
+        if self.dom is not None:
+            actual = parse(self._call("read definition", self.dom.XMLDesc, _vir("VIR_DOMAIN_XML_INACTIVE", 2)))
+            os_type = actual.find("os/type")
+            if os_type is not None:
+                arch, have_machine = os_type.get("arch"), os_type.get("machine")
+            virt_type = virt_type or actual.get("type")
+        virt_type = virt_type or "kvm"
+        new_machine = machine is not None and not (have_machine and machine_matches(machine, have_machine))
+        if not new_machine and vcpus is None:
+            return
+        capabilities, refusal = resolver.domain_capabilities(arch, machine if new_machine else have_machine, virt_type)
+        if refusal is not None:
+            if new_machine and "machine" in refusal.lower():
+                raise ValidationError(self.prefix + "machine", "{0!r} is not a machine type libvirt offers for {1} guests: {2}".format(
+                    machine, virt_type, refusal))
+            return  # left to define time, where a refusal names the option (_write)
+        limit, expanded = vcpu_limit(capabilities)
+        if vcpus is not None and limit is not None and vcpus > limit:
+            raise ValidationError(self.prefix + "vcpus", "must be at most {0} with machine {1} ({2} guests; libvirt's limit), got {3}".format(
+                limit, expanded or machine or have_machine, virt_type, vcpus))
 
     def _new_definition(self):
         spec = self.spec
@@ -505,6 +745,7 @@ def reconcile(connection, params, check_mode):
     for item in reconcilers:
         if item.lookup() is None and item.spec["state"] != "absent":
             item._new_definition()
+        item.check_capabilities(resolver)
     results = [item.run() for item in reconcilers]
     if not params.get("domains"):
         single = results[0]
