@@ -140,7 +140,8 @@ def test_two_runs_at_once_converge_without_duplicates():
     try:
         os.makedirs(SRC_DIR, exist_ok=True)
         src = os.path.join(SRC_DIR, "upload.img")
-        data = os.urandom(2 * 1024 * 1024)
+        # Large enough that one run's upload is still streaming while the other plans.
+        data = os.urandom(16 * 1024 * 1024)
         with open(src, "wb") as out:
             out.write(data)
         src_sha256 = hashlib.sha256(data).hexdigest()
@@ -157,6 +158,9 @@ def test_two_runs_at_once_converge_without_duplicates():
                 assert all(step in results for step in STEPS), summary
             for step in STEPS:
                 assert any(results[step].get("changed") for _rc, results, _s, _st in outcomes), (round_no, step)
+            # Both changed: both found the step's object different, so their writes met (the loser re-planned).
+            print("round {0}: steps both runs changed: {1}".format(
+                round_no, [step for step in STEPS if all(results[step].get("changed") for _rc, results, _s, _st in outcomes)]))
             assert_state(src_sha256)
 
         rc, _results, summary, stats = finish(start_play(*common))
