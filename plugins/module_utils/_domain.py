@@ -54,6 +54,8 @@ _MAC = re.compile(r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}\Z")
 # the prefix to the bus (hdc on sata is a valid, old-style definition), and
 # QEMU refuses a partition number ("vda1") and fd* names for disks.
 _TARGET = re.compile(r"^(vd|sd|hd|xvd|ubd)[a-z]{1,6}\Z")
+# libvirt keeps memory sizes in bytes below 2**63 (virMemoryMaxValue, capped).
+_MAX_MEMORY_MIB = (2 ** 63 - 1) // 1024 ** 2
 # Linux IFNAMSIZ (16) with the terminating NUL.
 _IFNAMSIZ = 15
 _POLL_SECONDS = 0.25
@@ -154,7 +156,7 @@ def secret_values(params):
             continue
         try:
             found |= secrets_in(parse(text))
-        except etree.XMLSyntaxError:
+        except (etree.XMLSyntaxError, ValueError):
             continue  # validate() reports it, naming the field
     return found
 
@@ -272,6 +274,9 @@ def validate(prefix, spec, resolver):
     if spec.get("memory") is not None:
         check_text(prefix + "memory", spec["memory"])
     spec["memory_mib"] = parse_mib(prefix + "memory", spec["memory"]) if spec.get("memory") is not None else None
+    if spec["memory_mib"] is not None and spec["memory_mib"] > _MAX_MEMORY_MIB:
+        raise ValidationError(prefix + "memory", "{0!r} is more than libvirt accepts ({1} MiB, 8 EiB less 1 MiB)".format(
+            spec["memory"], _MAX_MEMORY_MIB))
     disks = []
     for index, disk in enumerate(spec.get("disks") or []):
         disks.append(_disk(resolver, "{0}disks[{1}]".format(prefix, index), disk, "disk"))
@@ -385,6 +390,8 @@ def _interface(resolver, field, nic):
         resolver.network(field + ".network", result["network"])
     elif not os.path.isdir(os.path.join("/sys/class/net", result["bridge"])):
         raise NotFoundError(field + ".bridge", "bridge {0!r} does not exist on the host".format(result["bridge"]))
+    result["_field"] = field
+    result["_model_given"] = result["model"] is not None
     result["model"] = result["model"] or "virtio"
     return result
 
@@ -416,12 +423,14 @@ _REFUSALS = (
     (("firmware", "loader", "nvram"), ("firmware",), True),
     (("cpu mode", "host-passthrough", "host-model", "host cpu"), ("cpu_mode",), True),
     (("graphics", "vnc", "spice", "passwd", "listen"), ("graphics", "graphics_password", "graphics_listen"), True),
-    (("memory",), ("memory",), True),
+    (("memory", "value too large", "overflow"), ("memory",), True),
 )
+_QUOTED_DISK_KEYS = ("target", "format", "path", "volume", "pool", "bus")
+_QUOTED_NIC_KEYS = ("model", "mac", "network", "bridge")
 
 
-def refused_fields(spec, message):
-    """The options (without prefix) libvirt's refusal to define `spec` is
+def refused_fields(spec, message, prefix=""):
+    """The options (field names, with `prefix`) libvirt's refusal to define `spec` is
     about, from its message and what the spec gave; [] when unknown.
 
     libvirt checks some things only at define time, naming XML rather than
@@ -429,16 +438,24 @@ def refused_fields(spec, message):
     vCPUs for the machine ("Maximum CPUs greater than specified machine type
     limit 255"), a target it cannot place ("Unknown disk name 'zzz'")."""
     if spec.get("xml") is not None:
-        return ["xml"]
-    for disk in spec.get("disks") or []:
-        if disk.get("target") and "'{0}'".format(disk["target"]) in message:
-            return [disk["_field"] + ".target"]
+        return [prefix + "xml"]
+    # A value of a device quoted in the message ("Unknown disk name 'zzz'",
+    # "unknown driver format value 'bogus'").
+    for key, kind, keys in (("disks", "_field", _QUOTED_DISK_KEYS), ("interfaces", "_field", _QUOTED_NIC_KEYS)):
+        for device in spec.get(key) or []:
+            for name in keys:
+                if device.get(name) and "'{0}'".format(device[name]) in message:
+                    return ["{0}.{1}".format(device[kind], name)]
     text = message.lower()
+    if "model" in text:
+        models = ["{0}.model".format(nic["_field"]) for nic in spec.get("interfaces") or [] if nic.get("_model_given")]
+        if models:
+            return models
     for words, fields, needs_given in _REFUSALS:
         if any(word in text for word in words):
             given = [f for f in fields if spec.get(f) is not None]
             if given or not needs_given:
-                return given or [fields[0]]
+                return [prefix + f for f in given or fields[:1]]
     return []
 
 
@@ -535,10 +552,10 @@ class DomainReconciler:
         except LibvirtError as e:
             get = getattr(e.error, "get_error_message", None)
             message = one_line((get() if get else None) or e.error)
-            fields = refused_fields(self.spec, message)
+            fields = refused_fields(self.spec, message, self.prefix)
             if not fields:
                 raise
-            raise ValidationError(", ".join(self.prefix + f for f in fields), "libvirt refused to {0} domain {1!r}: {2}".format(
+            raise ValidationError(", ".join(fields), "libvirt refused to {0} domain {1!r}: {2}".format(
                 action, self.name, message))
 
     def check_capabilities(self, resolver):

@@ -172,7 +172,9 @@ def parse_user_xml(field, text):
     try:
         root = parse(text)
     except etree.XMLSyntaxError as e:
-        raise ValidationError(field, "is not well-formed XML: {0}".format(e))
+        raise ValidationError(field, "is not well-formed XML: {0}".format(" ".join(str(e).split())))
+    except ValueError as e:  # a lone surrogate does not encode to UTF-8
+        raise ValidationError(field, "is not well-formed XML: {0}".format(" ".join(str(e).split())))
     if root.tag != "domain":
         raise ValidationError(field, "the root element must be <domain>, got <{0}>".format(root.tag))
     for tag in ("memory", "currentMemory", "maxMemory"):
