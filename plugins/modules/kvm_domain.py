@@ -31,7 +31,8 @@ author:
 options:
   name:
     description:
-      - Name of the domain. Must not contain C(/).
+      - Name of the domain. Must not be blank, V(.) or V(..), and must not contain C(/) or control characters
+        (libvirt names files after domains).
       - Required unless O(domains) is given; mutually exclusive with O(domains).
     type: str
   domains:
@@ -168,6 +169,8 @@ options:
   vcpus:
     description:
       - Number of virtual CPUs (1 or more). A new domain gets 1 when not given.
+      - At most the limit libvirt reports for the machine type (for example 255 for C(pc-i440fx)); checked before anything
+        is changed.
     type: int
   memory:
     description:
@@ -184,6 +187,8 @@ options:
     description:
       - Machine type, for example V(pc) or V(q35). An alias matches the versioned machine libvirt expands it to
         (V(pc) matches C(pc-i440fx-7.2)).
+      - A new machine type must be one libvirt offers for the guest's architecture and O(virt_type); checked before
+        anything is changed.
     type: str
   cpu_mode:
     description:
@@ -223,12 +228,15 @@ options:
         description: Image format of the driver, for example V(qcow2) or V(raw).
         type: str
       target:
-        description: Target device name, for example V(vda). Assigned in order per bus (vda, vdb, sda...) when not given.
+        description:
+          - Target device name, for example V(vda). Assigned in order per bus (vda, vdb, sda...) when not given.
+          - C(vd), C(sd), C(hd), C(xvd) or C(ubd) followed by 1 to 6 letters, as libvirt parses it.
         type: str
   cdrom:
     description:
       - Shortcut for one CD-ROM drive holding an ISO image, added after O(disks).
-      - Either an absolute path on the host, or a dict with C(pool) and C(volume) (and optionally C(bus), C(target)).
+      - Either an absolute path on the host, or a dict with C(pool) and C(volume) (and optionally C(bus), C(target)),
+        all strings.
     type: raw
   boot:
     description:
@@ -247,7 +255,9 @@ options:
         description: libvirt network to attach to; must exist.
         type: str
       bridge:
-        description: Host bridge to attach to; must exist on the host.
+        description:
+          - Host bridge to attach to; must exist on the host.
+          - An interface name as the kernel takes it (1 to 15 bytes, no C(/), C(:) or white space, not V(.) or V(..)).
         type: str
       model:
         description: NIC model. Defaults to V(virtio).
