@@ -56,6 +56,7 @@ FAMILIES = {
 # ID_LIKE word -> os_family, for distributions the tables above do not know.
 FAMILY_LIKE = (("debian", "Debian"), ("ubuntu", "Debian"), ("rhel", "RedHat"), ("fedora", "RedHat"),
                ("centos", "RedHat"), ("suse", "Suse"), ("arch", "Archlinux"))
+SSHD_CONNECTION = "user=root,host=localhost,addr=127.0.0.1"
 DOMAIN_STATES = {0: "nostate", 1: "running", 2: "blocked", 3: "paused", 4: "shutdown", 5: "shutoff",
                  6: "crashed", 7: "pmsuspended"}
 
@@ -79,10 +80,11 @@ class HostFactsReader:
                  (default: whatever _libvirt imported).
     packages:    package names to look up (one dpkg-query or rpm -q call).
     objects:     also list the pools (with volumes), networks and domains.
+    sshd:        also read sshd's effective settings (sshd -T).
     """
 
     def __init__(self, root="/", run_command=None, which=None, uri="qemu:///system", libvirt="auto",
-                 packages=(), objects=False):
+                 packages=(), objects=False, sshd=False):
         self.root = root
         self.run_command = run_command or _no_runner
         self.which = which or self._which
@@ -90,6 +92,7 @@ class HostFactsReader:
         self.libvirt = _libvirt.libvirt if libvirt == "auto" else libvirt
         self.packages = list(packages or [])
         self.objects = objects
+        self.want_sshd = sshd
 
     # -- small file helpers -------------------------------------------------
 
@@ -155,7 +158,24 @@ class HostFactsReader:
             systemd=self.systemd(),
             package_manager=manager,
             packages=packages,
+            sshd=self.sshd() if self.want_sshd else None,
         )
+
+    def sshd(self):
+        """sshd's effective settings for a root login from localhost (`sshd -T -C ...`):
+        what sshd_config, its includes and Match blocks amount to."""
+        binary = self.which("sshd")
+        if not binary:
+            return dict(binary=None, effective=None, error="sshd is not installed")
+        argv = [binary, "-T", "-C", SSHD_CONNECTION]
+        try:
+            rc, out, err = self.run_command(argv)
+        except (IOError, OSError) as e:
+            return dict(binary=binary, effective=None, error=str(e))
+        if rc != 0:
+            return dict(binary=binary, effective=None,
+                        error="{0} exited with {1}: {2}".format(" ".join(argv), rc, (err or out or "").strip()))
+        return dict(binary=binary, effective=_sshd_settings(out), error=None)
 
     # -- os, systemd, packages ------------------------------------------------
 
@@ -549,6 +569,24 @@ def _os_release(text):
             value = value[1:-1]
         values[key.strip()] = value
     return values
+
+
+def _sshd_settings(text):
+    """{keyword: value} from `sshd -T` (keywords lowercased as sshd prints them); a keyword
+    printed more than once (hostkey, listenaddress, subsystem ...) gets the list of its values."""
+    found = {}
+    for line in text.splitlines():
+        parts = line.strip().split(None, 1)
+        if not parts:
+            continue
+        key, value = parts[0].lower(), parts[1] if len(parts) > 1 else ""
+        if key in found:
+            if not isinstance(found[key], list):
+                found[key] = [found[key]]
+            found[key].append(value)
+        else:
+            found[key] = value
+    return found
 
 
 def _dpkg_query(text):

@@ -16,7 +16,7 @@ description:
   - Also the cheap reads a role needs instead of C(ansible.builtin.setup) and a few commands, all from files
     and symlinks (no subprocess) - the OS (C(os-release)), the hostname, the default systemd target, whether the
     libvirt daemon's unit is enabled and active - and, with O(packages), which packages are installed
-    (one C(dpkg-query) or C(rpm -q) run).
+    (one C(dpkg-query) or C(rpm -q) run), and with O(sshd), sshd's effective settings (one C(sshd -T) run).
   - Works on a host where neither libvirt nor libvirt-python is installed yet. When libvirt-python is
     importable and O(uri) answers, it also counts the storage pools, networks and domains, and with
     O(objects) lists them.
@@ -43,6 +43,13 @@ options:
     description:
       - Also list the storage pools (with their volumes), the networks and the domains in C(libvirt.objects).
       - Volumes are libvirt's own list of an active pool; the pool is not refreshed.
+    type: bool
+    default: false
+  sshd:
+    description:
+      - Also read sshd's effective settings with C(sshd -T -C user=root,host=localhost,addr=127.0.0.1) into C(sshd)
+        (needs root, as C(sshd -T) reads the host keys).
+      - This is what sshd_config, its C(Include) files and C(Match) blocks amount to, which reading the file cannot tell.
     type: bool
     default: false
 notes:
@@ -82,10 +89,16 @@ EXAMPLES = r"""
   kvmops.hypervisor.kvm_host_facts:
     uri: qemu:///session
 
-- name: Which packages are installed, and the pools, networks and domains
+- name: Which packages are installed, the pools, networks and domains, and sshd's effective settings
   kvmops.hypervisor.kvm_host_facts:
     packages: [qemu-system-x86, libvirt-daemon-system]
     objects: true
+    sshd: true
+  become: true
+
+- name: Show sshd's effective UseDNS
+  ansible.builtin.debug:
+    msg: "UseDNS {{ ansible_facts.kvm_host.sshd.effective.usedns | default('unknown') }}"
 
 - name: Show the OS, the default target and the libvirt daemon's unit
   ansible.builtin.debug:
@@ -266,6 +279,18 @@ ansible_facts:
           sample:
             qemu-system-x86: {installed: true, version: "1:7.2+dfsg-7+deb12u18"}
             virt-manager: {installed: false, version: null}
+        sshd:
+          description:
+            - Null unless O(sshd) is true.
+            - C(binary) is the sshd found (null when sshd is not installed); C(effective) maps each keyword C(sshd -T)
+              prints (lower case) to its value, or to the list of its values for keywords printed more than once;
+              C(error) says why C(effective) is null.
+          type: dict
+          returned: always
+          sample:
+            binary: /usr/sbin/sshd
+            effective: {usedns: "no", port: "22", permitrootlogin: without-password, hostkey: [/etc/ssh/ssh_host_rsa_key, /etc/ssh/ssh_host_ed25519_key]}
+            error: null
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -281,6 +306,7 @@ def main():
             CONNECTION_ARGS,
             packages=dict(type="list", elements="str", default=[]),
             objects=dict(type="bool", default=False),
+            sshd=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -290,6 +316,7 @@ def main():
         uri=module.params["uri"],
         packages=module.params["packages"],
         objects=module.params["objects"],
+        sshd=module.params["sshd"],
     )
     try:
         facts = reader.facts()

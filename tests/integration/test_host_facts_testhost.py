@@ -26,6 +26,7 @@ PLAYBOOK = """\
     - name: Gather
       kvmops.hypervisor.kvm_host_facts:
         packages: [openssh-server, qemu-system-x86, kvmops-no-such-package]
+        sshd: true
       register: hf_run
 
     - name: Hand the results to the test
@@ -74,7 +75,7 @@ def test_facts_on_a_host_without_libvirt(testhost, run_playbook, tmp_path):
     assert check["changed"] is False and run["changed"] is False
     facts = run["ansible_facts"]["kvm_host"]
     print(json.dumps(facts, indent=1, sort_keys=True))
-    assert check["ansible_facts"]["kvm_host"] == dict(facts, package_manager=None, packages={})  # no packages asked
+    assert check["ansible_facts"]["kvm_host"] == dict(facts, package_manager=None, packages={}, sshd=None)  # no options
     assert result["fact"] == facts  # set as a host fact
 
     lv = facts["libvirt"]
@@ -113,6 +114,11 @@ def test_facts_on_a_host_without_libvirt(testhost, run_playbook, tmp_path):
         "qemu-system-x86": dict(installed=False, version=None),
         "kvmops-no-such-package": dict(installed=False, version=None),
     }
+
+    effective = dict(line.split(" ", 1) for line in _sh(testhost, "sshd -T -C user=root,host=localhost,addr=127.0.0.1"
+                                                                  " | grep -E '^(usedns|port|permitrootlogin) '").splitlines())
+    assert facts["sshd"]["binary"] == "/usr/sbin/sshd" and facts["sshd"]["error"] is None
+    assert {key: facts["sshd"]["effective"][key] for key in effective} == effective
 
     assert sorted(b["name"] for b in facts["bridges"]) == sorted(expected_bridges)
     ours = [b for b in facts["bridges"] if b["name"] == BRIDGE]

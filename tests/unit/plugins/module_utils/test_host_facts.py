@@ -235,6 +235,7 @@ def test_nothing_installed_and_no_bindings():
                                     pools=None, networks=None, domains=None, objects=None)
     assert facts["qemu"] == dict(binary=None, version=None)
     assert facts["packages"] == {} and facts["package_manager"] is None
+    assert facts["sshd"] is None  # not asked for
     assert host.ran == []
 
 
@@ -577,6 +578,41 @@ def test_packages_on_this_machine_match_dpkg():
     assert facts["packages"]["dpkg"] == dict(installed=True, version=expected)
     assert facts["packages"]["libc6"]["installed"] is True
     assert facts["packages"]["kvmops-no-such-package"] == dict(installed=False, version=None)
+
+
+# -- sshd -T ---------------------------------------------------------------------------------
+
+SSHD_T = ("port 22\naddressfamily any\nlistenaddress [::]:22\nlistenaddress 0.0.0.0:22\nusedns no\n"
+          "permitrootlogin without-password\nsubsystem sftp /usr/lib/openssh/sftp-server\nUseDNS ignored-duplicate-case\n\n")
+
+
+def test_sshd_effective_settings():
+    host = Host(binaries=dict(BINARIES, sshd="/usr/sbin/sshd"), outputs=dict(OUTPUTS, **{"/usr/sbin/sshd": SSHD_T}))
+    sshd = reader("no_flag", host, sshd=True).facts()["sshd"]
+    assert sshd["binary"] == "/usr/sbin/sshd" and sshd["error"] is None
+    assert sshd["effective"] == {
+        "port": "22", "addressfamily": "any", "listenaddress": ["[::]:22", "0.0.0.0:22"],
+        "usedns": ["no", "ignored-duplicate-case"], "permitrootlogin": "without-password",
+        "subsystem": "sftp /usr/lib/openssh/sftp-server",
+    }
+    assert ["/usr/sbin/sshd", "-T", "-C", "user=root,host=localhost,addr=127.0.0.1"] in host.ran
+
+
+def test_sshd_t_failing_is_reported_not_raised():
+    class Failing(Host):
+        def run(self, argv):
+            self.ran.append(list(argv))
+            return 255, "", "/etc/ssh/sshd_config line 3: Bad configuration option: Foo\n"
+
+    sshd = reader("no_flag", Failing(binaries={"sshd": "/usr/sbin/sshd"}), sshd=True).facts()["sshd"]
+    assert sshd["effective"] is None
+    assert sshd["error"].startswith("/usr/sbin/sshd -T -C user=root,host=localhost,addr=127.0.0.1 exited with 255: ")
+    assert "Bad configuration option: Foo" in sshd["error"]
+
+
+def test_sshd_not_installed():
+    sshd = reader("no_flag", Host(binaries={}, outputs={}), sshd=True).facts()["sshd"]
+    assert sshd == dict(binary=None, effective=None, error="sshd is not installed")
 
 
 # -- parsers -----------------------------------------------------------------------------

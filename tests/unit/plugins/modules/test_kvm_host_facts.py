@@ -40,10 +40,11 @@ def test_facts_and_counts_on_test_driver(tmp_path, check_mode):
     assert "failed" not in result
     facts = result["ansible_facts"]["kvm_host"]
     assert sorted(facts) == ["bridges", "cpu", "hostname", "hostname_static", "hugepages", "iommu_enabled", "libvirt",
-                             "memory_mib", "os", "package_manager", "packages", "qemu", "systemd", "virtualization"]
+                             "memory_mib", "os", "package_manager", "packages", "qemu", "sshd", "systemd", "virtualization"]
     assert (facts["libvirt"]["pools"], facts["libvirt"]["networks"], facts["libvirt"]["domains"]) == (1, 1, 1)
     assert facts["libvirt"]["objects"] is None
     assert facts["packages"] == {}
+    assert facts["sshd"] is None
 
 
 def test_packages_and_objects_options(tmp_path):
