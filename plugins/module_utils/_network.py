@@ -16,14 +16,17 @@ import copy
 import ipaddress
 import os
 import re
+import struct
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import (
+    KvmError,
     LibvirtError,
     NotFoundError,
     ValidationError,
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import libvirt
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._pool import is_local
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import etree, parse, subset_differences, to_string
 
 FORWARD_MODES = ("nat", "route", "bridge", "isolated")
@@ -485,6 +488,25 @@ def _check_address(root):
                               "give ipv4.address, or use forward: isolated".format(mode, "masquerades" if mode == "nat" else "routes"))
 
 
+def route_owner(subnet, route_table, ignore=None):
+    """The host interface whose route is `subnet` exactly (libvirt refuses to
+    start a network whose subnet is routed elsewhere), or None.  `route_table`
+    is the text of /proc/net/route; `ignore` an interface to skip (the
+    network's own bridge, free again once it is restarted)."""
+    for line in route_table.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 8 or fields[0] == ignore:
+            continue
+        try:
+            # Hex words in host byte order: packed natively they are the address bytes.
+            dest, mask = (ipaddress.IPv4Address(struct.pack("=I", int(f, 16))) for f in (fields[1], fields[7]))
+        except (ValueError, struct.error):
+            continue
+        if dest == subnet.network_address and mask == subnet.netmask:
+            return fields[0]
+    return None
+
+
 def _dhcp_commands(spec, inactive):
     """virNetworkUpdate commands turning the ranges of `inactive` into the
     one the user asked for: add the new range first, then delete the old."""
@@ -551,8 +573,9 @@ class NetworkManager:
                 live = parse(self._call("read network", network.XMLDesc, 0))
         plan = plan_definition(spec, inactive, live, active, autostart)
         self._check_bridge(plan, inactive, live)
+        self._check_subnet(plan, live)
         if not self.check_mode:
-            network = self._apply(plan, network)
+            network = self._apply(plan, network, inactive, active, autostart)
         result = dict(
             changed=plan.changed,
             restarted=plan.restart,
@@ -599,6 +622,24 @@ class NetworkManager:
             raise ValidationError("bridge", "{0!r} is an existing host interface; with forward: {1} libvirt creates the bridge itself, "
                                   "so pick an unused name (e.g. virbr10)".format(self.spec.bridge, mode))
 
+    def _check_subnet(self, plan, live):
+        """Before any write: the ipv4 subnet of a network this run starts must
+        not be routed through another host interface (libvirt would refuse to
+        start it).  Local URIs only: the routes read are this host's."""
+        ipv4 = self.spec.ipv4
+        if ipv4 is None or not (plan.restart or plan.start) or not is_local(self.connection.uri):
+            return
+        own = live.find("bridge").get("name") if live is not None and live.find("bridge") is not None else None
+        try:
+            with open("/proc/net/route", encoding="utf-8") as handle:
+                table = handle.read()
+        except OSError:
+            return
+        owner = route_owner(ipv4.subnet, table, ignore=own)
+        if owner is not None:
+            raise ValidationError("ipv4.address", "the subnet {0} is already in use by host interface {1}; libvirt would refuse to "
+                                  "start the network: pick another subnet".format(ipv4.subnet, owner))
+
     def _interface_type(self, name):
         """'bridge', another interface type, or None when there is no such host interface."""
         try:
@@ -615,7 +656,7 @@ class NetworkManager:
             return None
         return "bridge" if os.path.isdir(os.path.join("/sys/class/net", name, "bridge")) else "ethernet"
 
-    def _apply(self, plan, network):
+    def _apply(self, plan, network, inactive=None, active=False, autostart=False):  # pylint: disable=too-many-arguments
         spec = self.spec
         conn = self.connection.conn
         if plan.create:
@@ -638,13 +679,39 @@ class NetworkManager:
             for command, pair in plan.live_update:
                 self._call("update DHCP range of network {0}".format(spec.name), network.update,
                            commands[command], libvirt.VIR_NETWORK_SECTION_IP_DHCP_RANGE, plan.dhcp_index, _range_xml(pair), flags)
-        elif plan.define_xml is not None:
+            self._start_and_autostart(plan, network)
+            return network
+        redefined = plan.define_xml is not None
+        if redefined:
             network = self._call("redefine network {0}".format(spec.name), conn.networkDefineXML, to_string(plan.define_xml))
-        if plan.restart:
-            self._call("stop network {0} to apply its new definition".format(spec.name), network.destroy)
-            self._call("start network {0} with its new definition".format(spec.name), network.create)
-        self._start_and_autostart(plan, network)
+        try:
+            self._restart_and_start(plan, network)
+        except LibvirtError as e:
+            # Nothing half-applied: the old definition (when it was replaced),
+            # autostart and run state back as they were.
+            self._restore(network, inactive if redefined else None, active, autostart, e)
         return network
+
+    def _restart_and_start(self, plan, network):
+        if plan.restart:
+            self._call("stop network {0} to apply its new definition".format(self.spec.name), network.destroy)
+            self._call("start network {0} with its new definition".format(self.spec.name), network.create)
+        self._start_and_autostart(plan, network)
+
+    def _restore(self, network, inactive, was_active, was_autostart, error):  # pylint: disable=too-many-arguments
+        try:
+            if inactive is not None:
+                network = self.connection.conn.networkDefineXML(to_string(inactive))
+            if bool(network.autostart()) != was_autostart:
+                network.setAutostart(1 if was_autostart else 0)
+            if was_active and not network.isActive():
+                network.create()
+            elif not was_active and network.isActive():
+                network.destroy()
+        except libvirt.libvirtError as e:
+            raise KvmError("{0}; restoring the previous definition failed too: {1}".format(error, e.get_error_message() or e))
+        raise KvmError("{0}; the network was left as it was{1}".format(
+            error, " (previous definition restored{0})".format(" and started" if was_active else "") if inactive is not None else ""))
 
     def _start_and_autostart(self, plan, network):
         if plan.stop:

@@ -6,6 +6,8 @@ and plan/apply against libvirt's built-in test:///default driver."""
 
 from __future__ import annotations
 
+import ipaddress
+import struct
 import uuid
 
 import pytest
@@ -21,6 +23,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._network import 
     definition_differences,
     normalized,
     plan_definition,
+    route_owner,
     summary,
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse, to_string
@@ -485,3 +488,30 @@ def test_forward_bridge_on_a_test_driver_bridge(connection, name):
         if connection.network(name) is not None:
             run(connection, name=name, state="absent")
         iface.undefine()
+
+
+# /proc/net/route: addresses are hex words in host byte order.
+def _hex(address):
+    return "{0:08X}".format(struct.unpack("=I", ipaddress.IPv4Address(address).packed)[0])
+
+
+ROUTES = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n" + "".join(
+    "{0}\t{1}\t{2}\t0001\t0\t0\t0\t{3}\t0\t0\t0\n".format(iface, _hex(dest), _hex(gw), _hex(mask))
+    for iface, dest, gw, mask in [("eth0", "0.0.0.0", "10.88.0.1", "0.0.0.0"), ("eth0", "10.88.0.0", "0.0.0.0", "255.255.0.0"),
+                                  ("virbr0", "192.168.122.0", "0.0.0.0", "255.255.255.0")])
+
+
+@pytest.mark.parametrize("subnet, ignore, owner", [
+    ("192.168.122.0/24", None, "virbr0"),   # libvirt would refuse to start a network there
+    ("10.88.0.0/16", None, "eth0"),
+    ("192.168.122.0/24", "virbr0", None),   # the network's own bridge: free again once restarted
+    ("192.168.122.0/25", None, None),       # libvirt compares address and mask exactly
+    ("10.88.0.0/24", None, None),
+    ("192.168.123.0/24", None, None),
+])
+def test_route_owner(subnet, ignore, owner):
+    assert route_owner(ipaddress.IPv4Network(subnet), ROUTES, ignore=ignore) == owner
+
+
+def test_route_owner_skips_lines_it_cannot_read():
+    assert route_owner(ipaddress.IPv4Network("10.0.0.0/8"), ROUTES.splitlines()[0] + "\nshort line\nx\tZZ\t0\t0\t0\t0\t0\tZZ\n") is None
