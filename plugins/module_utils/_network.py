@@ -638,7 +638,7 @@ class NetworkManager:
         owner = route_owner(ipv4.subnet, table, ignore=own)
         if owner is not None:
             raise ValidationError("ipv4.address", "the subnet {0} is already in use by host interface {1}; libvirt would refuse to "
-                                  "start the network: pick another subnet".format(ipv4.subnet, owner))
+                                  "start network {2}: pick another subnet".format(ipv4.subnet, owner, self.spec.name))
 
     def _interface_type(self, name):
         """'bridge', another interface type, or None when there is no such host interface."""
