@@ -127,7 +127,17 @@ def not_one_of(choices):
     return word.filter(lambda s: s not in choices)
 
 
-def unknown_option(options):
+def documented_options(module):
+    """The option names a module documents (its DOCUMENTATION, plus uri from the connection fragment)."""
+    import importlib  # pylint: disable=import-outside-toplevel
+    import yaml  # pylint: disable=import-outside-toplevel
+
+    doc = yaml.safe_load(importlib.import_module(snap.MODULES + module).DOCUMENTATION)
+    return set(doc.get("options") or {}) | {"uri"}
+
+
+def unknown_option(module):
+    options = documented_options(module)
     return st.text(alphabet=string.ascii_lowercase + "_", min_size=3, max_size=12).filter(
         lambda s: s not in options and not s.startswith("_"))
 
@@ -154,7 +164,6 @@ bad_mac = st.one_of(
 
 # ---------------------------------------------------------------- kvm_pool
 
-POOL_OPTIONS = {"name", "state", "type", "path", "mode", "owner", "group", "autostart", "active", "purge", "uri"}
 
 
 def _pool(fields, **args):
@@ -243,7 +252,7 @@ def _pool_not_a_boolean():
 
 @strategy("kvm_pool", "unknown option", 2)
 def _pool_unknown_option():
-    return unknown_option(POOL_OPTIONS).map(lambda o: _pool(o, name=POOL, **{o: 1}))
+    return unknown_option("kvm_pool").map(lambda o: _pool(o, name=POOL, **{o: 1}))
 
 
 @strategy("kvm_pool", "bad uri", 3)
@@ -253,7 +262,6 @@ def _pool_bad_uri():
 
 # ---------------------------------------------------------------- kvm_volume
 
-VOLUME_OPTIONS = {"pool", "name", "state", "capacity", "format", "src", "checksum", "volumes", "uri"}
 
 
 def _vol(fields, **args):
@@ -399,7 +407,7 @@ def _volume_item_without_name():
 
 @strategy("kvm_volume", "unknown option", 2)
 def _volume_unknown_option():
-    return unknown_option(VOLUME_OPTIONS).map(lambda o: _vol(o, pool=POOL, name=VOLUME, **{o: 1}))
+    return unknown_option("kvm_volume").map(lambda o: _vol(o, pool=POOL, name=VOLUME, **{o: 1}))
 
 
 @strategy("kvm_volume", "bad uri", 2)
@@ -409,7 +417,6 @@ def _volume_bad_uri():
 
 # ---------------------------------------------------------------- kvm_network
 
-NETWORK_OPTIONS = {"name", "state", "forward", "bridge", "ipv4", "domain", "mtu", "autostart", "active", "restart", "uri"}
 IPV4 = dict(address="10.213.78.1", prefix=24)
 
 
@@ -568,7 +575,7 @@ def _network_not_a_boolean():
 
 @strategy("kvm_network", "unknown option", 2)
 def _network_unknown_option():
-    return unknown_option(NETWORK_OPTIONS).map(lambda o: _net(o, name=NETWORK, **{o: 1}))
+    return unknown_option("kvm_network").map(lambda o: _net(o, name=NETWORK, **{o: 1}))
 
 
 @strategy("kvm_network", "bad uri", 2)
@@ -578,9 +585,6 @@ def _network_bad_uri():
 
 # ---------------------------------------------------------------- kvm_domain
 
-DOMAIN_OPTIONS = {"name", "domains", "state", "vcpus", "memory", "virt_type", "machine", "cpu_mode", "firmware", "disks", "cdrom",
-                  "boot", "interfaces", "graphics", "autostart", "xml", "shutdown_timeout", "force", "remove_storage",
-                  "remove_nvram", "uri", "graphics_password", "graphics_listen"}
 NEW_DOMAIN = dict(memory="64", virt_type="qemu", state="present")
 
 
@@ -776,7 +780,7 @@ def _domain_not_a_boolean():
 
 @strategy("kvm_domain", "unknown option", 2)
 def _domain_unknown_option():
-    return unknown_option(DOMAIN_OPTIONS).map(lambda o: _dom(o, name=DOMAIN, **{o: 1}))
+    return unknown_option("kvm_domain").map(lambda o: _dom(o, name=DOMAIN, **{o: 1}))
 
 
 @strategy("kvm_domain", "bad uri", 2)
@@ -786,15 +790,21 @@ def _domain_bad_uri():
 
 # ---------------------------------------------------------------- kvm_host_facts
 
+@strategy("kvm_host_facts", "not a boolean, packages not a list", 4)
+def _host_facts_not_a_boolean():
+    return st.one_of(
+        st.builds(lambda k, v: case("kvm_host_facts", k, **{k: v}), st.sampled_from(["objects", "sshd"]), not_bool),
+        st.dictionaries(word, st.integers(), min_size=1, max_size=2).map(lambda d: case("kvm_host_facts", "packages", packages=d)),
+    )
+
+
 @strategy("kvm_host_facts", "unknown option", 4)
 def _host_facts_unknown_option():
-    return unknown_option({"uri"}).map(lambda o: case("kvm_host_facts", o, **{o: "x"}))
+    return unknown_option("kvm_host_facts").map(lambda o: case("kvm_host_facts", o, **{o: "x"}))
 
 
 # ---------------------------------------------------------------- kvm_bridge (test host)
 
-BRIDGE_OPTIONS = {"name", "ports", "ipv4", "ipv6", "stp", "forward_delay", "mtu", "mac", "backend", "state", "rollback_timeout",
-                  "confirm", "confirm_only"}
 # In the test host: eth0 (its only link) and a veth pair without addresses.
 TH_VETH = "kvrobv0"
 
@@ -875,7 +885,7 @@ def _bridge_unknown_choice_not_a_boolean_unknown_option():
         not_one_of(["auto", "networkmanager", "ifcfg", "ifupdown", "networkd"]).map(lambda b: _br("backend", ports=["eth0"], backend=b)),
         not_one_of(["present", "absent"]).map(lambda s: _br("state", ports=["eth0"], state=s)),
         st.builds(lambda k, v: _br(k, ports=["eth0"], **{k: v}), st.sampled_from(["stp", "confirm", "confirm_only"]), not_bool),
-        unknown_option(BRIDGE_OPTIONS).map(lambda o: _br(o, ports=["eth0"], **{o: 1})),
+        unknown_option("kvm_bridge").map(lambda o: _br(o, ports=["eth0"], **{o: 1})),
     )
 
 
