@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import traceback
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError, LibvirtError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import LibvirtError
 
 try:
     import libvirt
@@ -121,23 +121,20 @@ class UnreachableError(LibvirtError):
     """libvirtd could not be reached: the connection could not be opened."""
 
     def __init__(self, uri, action, error):
+        super().__init__(action, error)
         self.uri = uri
-        self.action = action
-        self.error = error
         purpose = " to {0}".format(action) if action else ""
-        KvmError.__init__(self, "uri: cannot connect to libvirtd at {0}{1} (is libvirtd running?): {2}".format(
-            uri, purpose, _message(error)))
+        self.args = ("uri: cannot connect to libvirtd at {0}{1} (is libvirtd running?): {2}".format(uri, purpose, _message(error)),)
 
 
 class ConnectionLostError(LibvirtError):
     """The connection to libvirtd broke while the module was using it."""
 
     def __init__(self, uri, action, error):
+        super().__init__(action, error)
         self.uri = uri
-        self.action = action
-        self.error = error
-        KvmError.__init__(self, "lost the connection to libvirtd ({0}) while {1}: {2} (libvirtd was restarted or stopped "
-                          "during this task; run it again once libvirtd is back)".format(uri, action, _message(error)))
+        self.args = ("lost the connection to libvirtd ({0}) while {1}: {2} (libvirtd was restarted or stopped during this "
+                     "task; run it again once libvirtd is back)".format(uri, action, _message(error)),)
 
 
 def _message(error):
