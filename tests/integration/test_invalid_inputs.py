@@ -165,7 +165,6 @@ bad_mac = st.one_of(
 # ---------------------------------------------------------------- kvm_pool
 
 
-
 def _pool(fields, **args):
     return case("kvm_pool", fields, **args)
 
@@ -261,7 +260,6 @@ def _pool_bad_uri():
 
 
 # ---------------------------------------------------------------- kvm_volume
-
 
 
 def _vol(fields, **args):
