@@ -114,6 +114,9 @@ class Play:
         for name, result in self.results():
             state = "FAILED" if result.get("failed") else ("changed" if result.get("changed") else "ok")
             lines.append("  {0}: {1} {2}".format(state, name, (result.get("msg") or "")[:300]))
+            for item in result.get("results") or []:
+                if item.get("failed"):
+                    lines.append("    FAILED item {0}: {1}".format(item.get("item"), (item.get("msg") or "")[:300]))
         return "\n".join(lines)
 
 
