@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -159,8 +160,7 @@ def test_two_runs_at_once_converge_without_duplicates():
 
         network_races = []
         for round_no in range(1, ROUNDS + 1):
-            cleanup()
-            os.makedirs(SRC_DIR, exist_ok=True)
+            cleanup()  # leaves SRC_DIR
             barrier = "{0}/round-{1}".format(BARRIER_DIR, round_no)
             procs = [start_play(*common, "-e", "robust_run=" + run, "-e", "robust_barrier_dir=" + barrier) for run in ("a", "b")]
             outcomes = [finish(proc) for proc in procs]
@@ -185,3 +185,4 @@ def test_two_runs_at_once_converge_without_duplicates():
         assert_state(src_sha256)
     finally:
         cleanup()
+        shutil.rmtree(SRC_DIR, ignore_errors=True)
