@@ -25,7 +25,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import (
     NotFoundError,
     ValidationError,
 )
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import libvirt
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import ConcurrentChangeError, libvirt
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._pool import is_local
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import etree, parse, subset_differences, to_string
 
@@ -618,6 +618,9 @@ class NetworkManager:
                 raise ValidationError("bridge", "host interface {0!r} is not a bridge (type {1})".format(self.spec.bridge, kind))
             return
         own = live.find("bridge").get("name") if live is not None and live.find("bridge") is not None else None
+        if kind is not None and own != self.spec.bridge and live is None and self._started_meanwhile():
+            # Another run started this very network after our read: the bridge is its own.
+            raise ConcurrentChangeError("start network {0}".format(self.spec.name), "another client started it while this run planned")
         if kind is not None and own != self.spec.bridge:
             raise ValidationError("bridge", "{0!r} is an existing host interface; with forward: {1} libvirt creates the bridge itself, "
                                   "so pick an unused name (e.g. virbr10)".format(self.spec.bridge, mode))
@@ -636,9 +639,18 @@ class NetworkManager:
         except OSError:
             return
         owner = route_owner(ipv4.subnet, table, ignore=own)
+        if owner is not None and live is None and self._started_meanwhile():
+            # Another run started this very network after our read: its bridge
+            # holds the subnet.  Plan again rather than blame the subnet.
+            raise ConcurrentChangeError("start network {0}".format(self.spec.name),
+                                        "another client started it while this run planned")
         if owner is not None:
             raise ValidationError("ipv4.address", "the subnet {0} is already in use by host interface {1}; libvirt would refuse to "
                                   "start network {2}: pick another subnet".format(ipv4.subnet, owner, self.spec.name))
+
+    def _started_meanwhile(self):
+        network = self.connection.network(self.spec.name)
+        return network is not None and bool(self._call("check network", network.isActive))
 
     def _interface_type(self, name):
         """'bridge', another interface type, or None when there is no such host interface."""

@@ -15,15 +15,11 @@ What is acceptable, decided here: BOTH runs succeed. libvirt keeps names
 unique, so a run that loses a race is refused ("already exists", "exists
 already", "is already active", a volume listed while the other run still
 builds it); _module.run then plans that task again from a fresh read
-(ConcurrentChangeError) and converges, so no run may fail, with one known
-exception that is not in the shared connection code: kvm_network's pre-start
-subnet check (plugins/module_utils/_network.py, _check_subnet) reads the
-network as defined but not active while the other run is starting it, finds
-the other run's bridge already routing the subnet, and fails with
-"ipv4.address: the subnet 10.232.17.0/24 is already in use by host interface
-kvmconc0; ...". The play tolerates exactly that message on that step
-(failed_when); the test checks it is that one line and counts it, and the
-state and the third run must be right all the same.
+(ConcurrentChangeError) and converges, so no run may fail. That includes
+kvm_network's pre-start subnet check: a run that read the network as absent
+or inactive and then finds the other run's bridge routing the subnet plans
+again instead of blaming ipv4.address (it failed so once in about seven runs
+before _network.py learned it).
 After each round: exactly one pool (running, directory mode 0755), exactly the
 three volumes and no stray file beside them (each disk a valid 16 MiB qcow2,
 the upload's sha256 the source's), exactly one network (active), exactly the
@@ -62,7 +58,6 @@ UPLOAD = PREFIX + "upload.img"
 DOMAINS = {PREFIX + "vm1": DISKS[0], PREFIX + "vm2": DISKS[1]}
 ROUNDS = 3
 VIRSH = ["virsh", "-q", "-c", "qemu:///system"]
-NETWORK_RACE = "ipv4.address: the subnet 10.232.17.0/24 is already in use by host interface kvmconc0; "
 STEPS = ("The pool", "Two disks", "An upload, checksum verified", "An isolated network",
          "Two guests, each on its own disk and on the network")
 
@@ -158,7 +153,6 @@ def test_two_runs_at_once_converge_without_duplicates():
         src_sha256 = hashlib.sha256(data).hexdigest()
         common = ["-e", "robust_src=" + src, "-e", "robust_sha256=" + src_sha256]
 
-        network_races = []
         for round_no in range(1, ROUNDS + 1):
             cleanup()  # leaves SRC_DIR
             barrier = "{0}/round-{1}".format(BARRIER_DIR, round_no)
@@ -169,17 +163,11 @@ def test_two_runs_at_once_converge_without_duplicates():
                 assert all(step in results for step in STEPS), summary
             for step in STEPS:
                 assert any(results[step].get("changed") for _rc, results, _s, _st in outcomes), (round_no, step)
-            for _rc, results, _s, _st in outcomes:
-                net = results["An isolated network"]
-                if net.get("msg"):
-                    assert net["msg"].startswith(NETWORK_RACE) and "\n" not in net["msg"], net["msg"]
-                    network_races.append(round_no)
             # Both changed: both found the step's object different, so their writes met (the loser re-planned).
             print("round {0}: steps both runs changed: {1}".format(
                 round_no, [step for step in STEPS if all(results[step].get("changed") for _rc, results, _s, _st in outcomes)]))
             assert_state(src_sha256)
 
-        print("rounds in which kvm_network's subnet check lost the race (known, reported): {0}".format(network_races))
         rc, _results, summary, stats = finish(start_play(*common))
         assert rc == 0 and stats["changed"] == 0 and stats["failures"] == 0, summary
         assert_state(src_sha256)

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import NotFoundError, ValidationError
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import Connection
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import ConcurrentChangeError, Connection
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._network import (
     NetworkManager,
     NetworkSpec,
@@ -515,3 +515,54 @@ def test_route_owner(subnet, ignore, owner):
 
 def test_route_owner_skips_lines_it_cannot_read():
     assert route_owner(ipaddress.IPv4Network("10.0.0.0/8"), ROUTES.splitlines()[0] + "\nshort line\nx\tZZ\t0\t0\t0\t0\t0\tZZ\n") is None
+
+
+def _routed_subnet():
+    """A subnet this host routes through an interface (as route_owner reads it), or None."""
+    with open("/proc/net/route", encoding="utf-8") as handle:
+        for line in handle.read().splitlines()[1:]:
+            fields = line.split()
+            if len(fields) > 7 and fields[1] != "00000000" and fields[0] != "lo":
+                dest, mask = (ipaddress.IPv4Address(struct.pack("=I", int(f, 16))) for f in (fields[1], fields[7]))
+                return ipaddress.IPv4Network("{0}/{1}".format(dest, mask))
+    return None
+
+
+def test_subnet_taken_by_a_network_another_run_started_is_a_concurrent_change(connection, name):
+    """Two runs create the same network: the second read it as absent, then
+    found the first one's bridge holding the subnet.  That is a race to plan
+    again (run() does), not a bad ipv4.address."""
+    subnet = _routed_subnet()
+    if subnet is None:
+        pytest.skip("this host routes no subnet through an interface")
+    address = str(next(subnet.hosts()))
+    spec = NetworkSpec.from_params(dict(name=name, forward="nat", ipv4=dict(address=address, prefix=subnet.prefixlen)))
+    manager = NetworkManager(connection, spec)
+    plan = plan_definition(spec, None, None, False, False)
+    with pytest.raises(ValidationError, match=r"^ipv4\.address: the subnet .* is already in use by host interface"):
+        manager._check_subnet(plan, None)  # pylint: disable=protected-access
+    # The other run's network, started after this run read it as absent (the
+    # test driver does not look at host routes, so it starts on any subnet).
+    run(connection, name=name, forward="nat", ipv4=dict(address="10.93.0.1", prefix=24))
+    try:
+        with pytest.raises(ConcurrentChangeError, match="another client started it"):
+            manager._check_subnet(plan, None)  # pylint: disable=protected-access
+    finally:
+        run(connection, name=name, state="absent")
+
+
+def test_bridge_of_a_network_another_run_started_is_a_concurrent_change(connection, name):
+    """The same race on the bridge name: the second run read the network as
+    absent, then finds the bridge the first run's start created."""
+    spec = NetworkSpec.from_params(dict(name=name, forward="isolated", bridge="eth1"))
+    manager = NetworkManager(connection, spec)
+    plan = plan_definition(spec, None, None, False, False)
+    with pytest.raises(ValidationError, match=r"^bridge: 'eth1' is an existing host interface"):
+        manager._check_bridge(plan, None, None)  # pylint: disable=protected-access
+    # The test driver has no bridges: its eth1 stands for the bridge that start created.
+    run(connection, name=name, forward="isolated", bridge="virbr93")
+    try:
+        with pytest.raises(ConcurrentChangeError, match="another client started it"):
+            manager._check_bridge(plan, None, None)  # pylint: disable=protected-access
+    finally:
+        run(connection, name=name, state="absent")
