@@ -239,11 +239,15 @@ def test_wrong_gateway_rolls_back_at_once(bridge_host, run_playbook, tmp_path):
     backend, host = bridge_host
     before = _state(host)
     files_before = host.exec(["sh", "-c", "cat /etc/systemd/network/* /etc/network/interfaces /etc/network/interfaces.d/* 2>/dev/null; true"]).stdout
-    args = dict(name="br0", ports=["eth0"], backend=backend, ipv4=dict(address=host.ip + "/16", gateway="10.88.0.254"))
+    # The network's last address: podman hands out addresses from the start of
+    # 10.88.0.0/16, and on a busy runner 10.88.0.254 was another container.
+    wrong = "10.88.255.254"
+    assert host.exec(["ping", "-c1", "-W1", wrong], check=False).returncode != 0, wrong + " answers: pick another wrong gateway"
+    args = dict(name="br0", ports=["eth0"], backend=backend, ipv4=dict(address=host.ip + "/16", gateway=wrong))
     proc, res = _run(run_playbook, tmp_path, host, WRONG_GATEWAY, bridge_args=args)
     assert proc.returncode == 0
     assert res["failed_when_result"] is False and res["changed"] is False  # the module failed; failed_when kept the play going
-    assert "could not reach gateway 10.88.0.254 through br0" in res["msg"] and "rolled back" in res["msg"]
+    assert "could not reach gateway {0} through br0".format(wrong) in res["msg"] and "rolled back" in res["msg"]
     assert _state(host) == before
     files_after = host.exec(["sh", "-c", "cat /etc/systemd/network/* /etc/network/interfaces /etc/network/interfaces.d/* 2>/dev/null; true"]).stdout
     assert files_after == files_before

@@ -4,8 +4,8 @@
 """NetworkManager: keyfile profiles in /etc/NetworkManager/system-connections
 (kvmops-<bridge>, kvmops-<bridge>-port-<port>; on release kvmops-<port>),
 with a fixed UUID derived from the name so a re-run writes the same bytes.
-Other profiles bound to a port by interface-name get autoconnect=false (the
-rollback restores them).  The live change is NetworkManager's own:
+Other profiles bound to a port by interface-name or by MAC get
+autoconnect=false (the rollback restores them).  The live change is NetworkManager's own:
 `nmcli connection reload` then `nmcli connection up` of the new profiles."""
 
 from __future__ import annotations
@@ -73,15 +73,18 @@ def disable_autoconnect(text):
     return "\n".join(out) + "\n"
 
 
-def _interface_name(text):
-    section = None
+def _binding(text):
+    """(interface-name, ethernet mac-address in lower case) of a keyfile; None where unset."""
+    section, found = None, {}
     for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith("["):
             section = stripped.strip("[]")
-        elif section == "connection" and stripped.startswith("interface-name="):
-            return stripped.split("=", 1)[1].strip()
-    return None
+        elif "=" in stripped:
+            key, value = (part.strip() for part in stripped.split("=", 1))
+            found.setdefault((section, key), value)
+    mac = found.get(("ethernet", "mac-address"))
+    return found.get(("connection", "interface-name")), mac.lower() if mac else None
 
 
 class NetworkManagerBackend:
@@ -97,13 +100,23 @@ class NetworkManagerBackend:
             raise KvmError("backend: networkmanager needs nmcli (NetworkManager), which is not installed on the managed host")
 
     def _others(self, ifnames, own):
+        # Installers bind a NIC's profile by name or by MAC (NetworkManager's
+        # own "Wired connection 1", cloud-init): both keep the port from the bridge.
+        macs = set()
+        for ifname in ifnames:
+            mac = self.files.read("/sys/class/net/{0}/address".format(ifname))
+            if mac and mac.strip():
+                macs.add(mac.strip().lower())
         result = {}
         for real in sorted(glob.glob(os.path.join(self.files.root, DIRECTORY.lstrip("/"), "*"))):
             path = "/" + os.path.relpath(real, self.files.root)
             if path in own:
                 continue
             text = self.files.read(path)
-            if text is None or _interface_name(text) not in ifnames:
+            if text is None:
+                continue
+            ifname, mac = _binding(text)
+            if ifname not in ifnames and (mac is None or mac not in macs):
                 continue
             new = disable_autoconnect(text)
             if new != text:

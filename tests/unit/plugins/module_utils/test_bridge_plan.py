@@ -258,3 +258,23 @@ def test_restore_script(tmp_path):
     assert calls[-1][:5] == ["systemd-run", "--quiet", "--unit", "kvmops-bridge-rollback-br0", "--on-active=10s"]
     rb.confirm()
     assert not (tmp_path / "state" / "br0").exists()
+
+
+def test_networkmanager_turns_off_a_profile_bound_by_mac(tmp_path):
+    """An installer's profile bound by the NIC's MAC, not by its name, would
+    keep autoconnecting the port outside the bridge: it is turned off too;
+    a profile for another NIC's MAC is left alone."""
+    conns = tmp_path / "etc" / "NetworkManager" / "system-connections"
+    conns.mkdir(parents=True)
+    sysfs = tmp_path / "sys" / "class" / "net" / "eth0"
+    sysfs.mkdir(parents=True)
+    (sysfs / "address").write_text("52:54:00:aa:bb:cc\n", encoding="utf-8")
+    wired = "[connection]\nid=Wired connection 1\nuuid=7d1f0c2e-5d0b-4b8f-9a55-1c2d3e4f5a6b\ntype=ethernet\n\n" \
+            "[ethernet]\nmac-address=52:54:00:AA:BB:CC\n\n[ipv4]\nmethod=auto\n"
+    (conns / "wired.nmconnection").write_text(wired, encoding="utf-8")
+    (conns / "other.nmconnection").write_text(wired.replace("AA:BB:CC", "AA:BB:CD"), encoding="utf-8")
+    backend = NetworkManagerBackend(Files(str(tmp_path)))
+    s = spec(ipv4=dict(address="10.88.0.5/16", gateway="10.88.0.1"))
+    files = backend.present(NetConfig("br0", ["eth0"], MAC, False, None, False, None, s.families))
+    assert files["/etc/NetworkManager/system-connections/wired.nmconnection"] == disable_autoconnect(wired)
+    assert "/etc/NetworkManager/system-connections/other.nmconnection" not in files
