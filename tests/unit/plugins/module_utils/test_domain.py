@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import uuid
 
 import libvirt
 import pytest
@@ -17,32 +16,10 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain import (
     undefine_flags,
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import NotFoundError, ValidationError
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import Connection
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse
 
 URI = "test:///default"
 POOL = "default-pool"
-
-
-@pytest.fixture
-def lab():
-    """A connection, a unique name prefix and a qcow2 volume in the test pool."""
-    connection = Connection(URI)
-    prefix = "u{0}-".format(uuid.uuid4().hex[:8])
-    pool = connection.conn.storagePoolLookupByName(POOL)
-    volume = pool.createXML(
-        "<volume><name>{0}disk.qcow2</name><capacity unit='M'>16</capacity>"
-        "<target><format type='qcow2'/></target></volume>".format(prefix), 0)
-    yield connection, prefix, volume.name()
-    for dom in connection.conn.listAllDomains():
-        if dom.name().startswith(prefix):
-            if dom.isActive():
-                dom.destroy()
-            dom.undefine()
-    for name in pool.listVolumes():
-        if name.startswith(prefix):
-            pool.storageVolLookupByName(name).delete(0)
-    connection.close()
 
 
 def params(**kw):

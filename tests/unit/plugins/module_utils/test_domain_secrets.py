@@ -11,7 +11,6 @@ exactly what the module would return."""
 from __future__ import annotations
 
 import json
-import uuid
 
 import libvirt
 import pytest
@@ -29,25 +28,11 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml impo
     secrets_in,
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import ValidationError
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import Connection
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse, to_string
 
 URI = "test:///default"
 PW1 = "Pw1-q7Zx"
 PW2 = "Pw2-k4Rm"
-
-
-@pytest.fixture
-def lab():
-    connection = Connection(URI)
-    prefix = "s{0}-".format(uuid.uuid4().hex[:8])
-    yield connection, prefix
-    for dom in connection.conn.listAllDomains():
-        if dom.name().startswith(prefix):
-            if dom.isActive():
-                dom.destroy()
-            dom.undefine()
-    connection.close()
 
 
 def params(**kw):
@@ -88,7 +73,7 @@ def steps(connection, p, *secrets):
 
 
 def test_new_domain_with_password_four_steps(lab):
-    connection, prefix = lab
+    connection, prefix, _volume = lab
     first, applied, _again, _last = steps(connection, params(**guest(prefix, graphics_password=PW1, graphics_listen="127.0.0.1")), PW1)
     assert "passwd=\"{0}\"".format(MASK) in first["diff"]["after"]["definition"]
     graphics = secure_graphics(connection, prefix + "g")
@@ -98,7 +83,7 @@ def test_new_domain_with_password_four_steps(lab):
 
 
 def test_password_change_is_detected_and_masked(lab):
-    connection, prefix = lab
+    connection, prefix, _volume = lab
     reconcile(connection, params(**guest(prefix, graphics_password=PW1)), check_mode=False)
     first, _a, _g, _l = steps(connection, params(**guest(prefix, graphics_password=PW2)), PW1, PW2)
     assert first["diff"] == {"before": {"domain/devices/graphics[vnc]/@passwd": MASK},
@@ -107,7 +92,7 @@ def test_password_change_is_detected_and_masked(lab):
 
 
 def test_password_set_on_an_existing_domain_and_removed(lab):
-    connection, prefix = lab
+    connection, prefix, _volume = lab
     reconcile(connection, params(**guest(prefix)), check_mode=False)
     first = steps(connection, params(**guest(prefix, graphics_password=PW1)), PW1)[0]
     assert first["diff"]["before"] == {"domain/devices/graphics[vnc]/@passwd": None}
@@ -119,7 +104,7 @@ def test_password_set_on_an_existing_domain_and_removed(lab):
 
 def test_other_updates_keep_the_password(lab):
     # Without the secure XML, a redefinition for another change dropped the password.
-    connection, prefix = lab
+    connection, prefix, _volume = lab
     reconcile(connection, params(**guest(prefix, graphics_password=PW1)), check_mode=False)
     steps(connection, params(**guest(prefix, vcpus=2)), PW1)
     steps(connection, params(**guest(prefix, vcpus=3, graphics_listen="0.0.0.0")), PW1)
@@ -129,7 +114,7 @@ def test_other_updates_keep_the_password(lab):
 
 
 def test_password_in_user_xml(lab):
-    connection, prefix = lab
+    connection, prefix, _volume = lab
     xml = ("<domain type='qemu'><name>{0}x</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type>hvm</type></os>"
            "<devices><graphics type='spice' passwd='{1}'/></devices></domain>")
     p = params(name=prefix + "x", state="present", xml=xml.format(prefix, PW1))
@@ -143,7 +128,7 @@ def test_password_in_user_xml(lab):
 
 
 def test_domains_items_with_passwords(lab):
-    connection, prefix = lab
+    connection, prefix, _volume = lab
     items = [dict(name=prefix + "a", graphics_password=PW1), dict(name=prefix + "b")]
     first = steps(connection, params(domains=items, virt_type="qemu", memory="64", state="present", graphics="vnc"), PW1)[0]
     assert [r["changed"] for r in first["domains"]] == [True, True]
@@ -163,7 +148,7 @@ def test_domains_items_with_passwords(lab):
     (dict(graphics_password=PW1 + "9"), "graphics_password"),  # libvirt refuses a VNC password over 8 characters
 ])
 def test_bad_graphics_options_name_the_field_not_the_value(lab, bad, field):
-    connection, prefix = lab
+    connection, prefix, _volume = lab
     with pytest.raises(ValidationError) as err:
         reconcile(connection, params(**guest(prefix, **bad)), check_mode=False)
     assert err.value.field == field
@@ -200,7 +185,7 @@ def test_mask_helpers():
 
 def test_listen_address_replaces_a_network_listen(lab):
     # Merging an address into <listen type='network'> gives XML libvirt refuses.
-    connection, prefix = lab
+    connection, prefix, _volume = lab
     connection.conn.defineXML("<domain type='test'><name>{0}n</name><memory>65536</memory><os><type>hvm</type></os><devices>"
                               "<graphics type='vnc'><listen type='network' network='default'/></graphics></devices></domain>".format(prefix))
     first = steps(connection, params(name=prefix + "n", state="present", graphics="vnc", graphics_listen="0.0.0.0"))[0]

@@ -33,27 +33,6 @@ URI = "test:///default"
 POOL = "default-pool"
 
 
-@pytest.fixture
-def lab():
-    """A test:/// connection, a unique name prefix and a qcow2 volume in the test pool."""
-    connection = Connection(URI)
-    prefix = "v{0}-".format(uuid.uuid4().hex[:8])
-    pool = connection.conn.storagePoolLookupByName(POOL)
-    volume = pool.createXML(
-        "<volume><name>{0}disk.qcow2</name><capacity unit='M'>16</capacity>"
-        "<target><format type='qcow2'/></target></volume>".format(prefix), 0)
-    yield connection, prefix, volume.name()
-    for dom in connection.conn.listAllDomains():
-        if dom.name().startswith(prefix):
-            if dom.isActive():
-                dom.destroy()
-            dom.undefine()
-    for name in pool.listVolumes():
-        if name.startswith(prefix):
-            pool.storageVolLookupByName(name).delete(0)
-    connection.close()
-
-
 def params(**kw):
     result = dict((key, None) for key in ITEM_KEYS)
     result.update(domains=None, uri=URI)
