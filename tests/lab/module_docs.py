@@ -203,18 +203,26 @@ def _value(value):
 
 # ---------------------------------------------------------------- sections
 
+def _type(spec, default):
+    type_ = spec.get("type", default)
+    return "%s / elements=%s" % (type_, spec["elements"]) if spec.get("elements") else type_
+
+
+def _label(kind, path, shown):
+    """The anchored name of an option or return value: top level in full, nested as parent.**name**."""
+    dotted = ".".join(path)
+    label = '<a id="%s"></a>' % _anchor(kind, dotted)
+    return label + ("**%s**" % _escape(dotted) if len(path) == 1 else "%s.**%s**" % (_escape(".".join(shown)), _escape(path[-1])))
+
+
 def _option_rows(options, parents=(), shown=()):
     """Table rows of options; a suboption is shown under its parent as parent.name, or parent[].name in a list."""
     rows = []
     for name in sorted(options):
         spec = options[name] or {}
         path = parents + (name,)
-        dotted = ".".join(path)
-        type_ = spec.get("type", "str")
-        if spec.get("elements"):
-            type_ = "%s / elements=%s" % (type_, spec["elements"])
-        label = '<a id="%s"></a>' % _anchor("option", dotted)
-        label += "**%s**" % _escape(dotted) if len(path) == 1 else "%s.**%s**" % (_escape(".".join(shown)), _escape(name))
+        type_ = _type(spec, "str")
+        label = _label("option", path, shown)
         if spec.get("required"):
             label += "<br>*required*"
         if spec.get("aliases"):
@@ -238,12 +246,8 @@ def _return_rows(values, parents=(), shown=()):
     for name in sorted(values):
         spec = values[name] or {}
         path = parents + (name,)
-        dotted = ".".join(path)
-        type_ = spec.get("type", "")
-        if spec.get("elements"):
-            type_ = "%s / elements=%s" % (type_, spec["elements"])
-        label = '<a id="%s"></a>' % _anchor("return", dotted)
-        label += "**%s**" % _escape(dotted) if len(path) == 1 else "%s.**%s**" % (_escape(".".join(shown)), _escape(name))
+        type_ = _type(spec, "")
+        label = _label("return", path, shown)
         desc = paragraphs(spec.get("description"))
         if "sample" in spec:
             desc.append("Sample: " + _value(spec["sample"]))
