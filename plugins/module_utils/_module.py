@@ -1,8 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: kvmops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What every libvirt module's main() shares: the connection options, the
-dependency checks, and turning typed errors into one fail_json."""
+"""The one runner every module's main() calls: run(module, BackendClass).
+
+It opens a libvirt connection only for back ends that need one, validates
+every item before the first write, decides check mode in one place (a check
+run plans and stops), applies plans in order, re-plans an object that
+another client changed meanwhile, shapes single and list results alike and
+turns typed errors into one fail_json line.  See _plan.py for the contract."""
 
 from __future__ import annotations
 
@@ -11,74 +16,178 @@ import time
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import (
-    HAS_LIBVIRT,
-    LIBVIRT_IMPORT_ERROR,
-    ConcurrentChangeError,
-    Connection,
-    libvirt,
-)
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import HAS_LXML, LXML_IMPORT_ERROR
 
 # Mirrors plugins/doc_fragments/connection.py.
 CONNECTION_ARGS = dict(
     uri=dict(type="str", default="qemu:///system"),
 )
 
+# Re-plans after another client changed the same object, and the pause before each.
+CONCURRENT_RETRIES = 3
+_RETRY_PAUSE = 0.5
+
 
 def require_libs(module, lxml=True):
+    # Imported here: modules without libvirt (kvm_host_facts, kvm_bridge) must not pay for, or need, libvirt and lxml.
+    from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import HAS_LIBVIRT, LIBVIRT_IMPORT_ERROR
+    from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import HAS_LXML, LXML_IMPORT_ERROR
+
     if not HAS_LIBVIRT:
         module.fail_json(msg=missing_required_lib("libvirt-python"), exception=LIBVIRT_IMPORT_ERROR)
     if lxml and not HAS_LXML:
         module.fail_json(msg=missing_required_lib("lxml"), exception=LXML_IMPORT_ERROR)
 
 
-# Re-plans after another client changed the same object, and the pause before each.
-CONCURRENT_RETRIES = 3
-_RETRY_PAUSE = 0.5
+class _ItemFailed(Exception):
+    """An error while applying one item, with the actions already applied."""
+
+    def __init__(self, error, plan, done):
+        super().__init__(str(error))
+        self.error = error
+        self.plan = plan
+        self.done = done
 
 
-def _reconcile_converging(connection, reconcile):
-    for attempt in range(CONCURRENT_RETRIES + 1):
+class _Runner:
+    def __init__(self, module, backend_class):
+        self.module = module
+        self.connection = None
+        # Another client's change, re-planned; nothing to catch without libvirt.
+        self.concurrent = ()
+        if backend_class.needs_libvirt:
+            require_libs(module)
+            from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import ConcurrentChangeError, Connection
+
+            self.connection = Connection(module.params["uri"])
+            self.concurrent = ConcurrentChangeError
+        self.backend = backend_class(module, self.connection)
+        self.list_form = bool(backend_class.list_key) and module.params.get(backend_class.list_key) is not None
+        self.items = []
+
+    def _errors(self):
+        if self.connection is None:
+            return (KvmError,)
+        from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import libvirt
+
+        return (KvmError, libvirt.libvirtError)
+
+    def _message(self, error):
+        return str(self.connection.translate(error) if self.connection is not None else error)
+
+    def run(self):
+        errors = self._errors()
         try:
-            result = reconcile(connection)
-        except ConcurrentChangeError:
-            if attempt == CONCURRENT_RETRIES:
-                raise
-            connection.close()
-            time.sleep(_RETRY_PAUSE * (attempt + 1))
-            continue
-        if attempt:
-            result["changed"] = True
+            specs = self.backend.specs(self.module.params)
+            for spec in specs:
+                self.items.append(self._converge(spec))
+        except _ItemFailed as failure:
+            self._fail(self._message(failure.error), failure)
+        except errors as error:
+            self._fail(self._message(error))
+        finally:
+            if self.connection is not None:
+                self.connection.close()
+        self.module.exit_json(**self.backend.finish(self._result()))
+
+    def _converge(self, spec):
+        """Plan one object and, unless checking, apply the plan.  A refusal
+        meaning another client got there first re-plans from a fresh read:
+        the refused call changed nothing, every earlier write is real state
+        the new plan reads back, and the new plan writes only what still
+        differs, so no write is repeated blindly.  A conflict that persists
+        past CONCURRENT_RETRIES still fails."""
+        replanned = False
+        for attempt in range(CONCURRENT_RETRIES + 1):
+            plan = self.backend.plan(spec)
+            if self.module.check_mode:
+                return self._item(plan, plan.result, replanned)
+            done = []
+            try:
+                for label, apply in plan.actions:
+                    if apply is not None:
+                        apply()
+                    done.append(label)
+            except self.concurrent as error:
+                if attempt == CONCURRENT_RETRIES:
+                    raise _ItemFailed(error, plan, done)
+                replanned = True
+                self.connection.close()
+                time.sleep(_RETRY_PAUSE * (attempt + 1))
+                continue
+            except self._errors() as error:
+                raise _ItemFailed(error, plan, done)
+            return self._item(plan, self.backend.applied(spec, plan), replanned)
+        raise AssertionError("unreachable")
+
+    def _item(self, plan, result, replanned):
+        for warning in plan.warnings:
+            self.module.warn(warning)
+        item = dict(name=plan.name, changed=plan.changed or replanned, actions=plan.labels)
+        item.update(result)
+        if self.module._diff and plan.changed:
+            item["diff"] = plan.diff()
+        return item
+
+    def _shaped(self, items):
+        changed = any(item["changed"] for item in items)
+        diffs = [item["diff"] for item in items if "diff" in item]
+        if self.list_form:
+            result = dict(changed=changed, actions=[
+                "{0}: {1}".format(item["name"], label) for item in items for label in item["actions"]])
+            result[self.backend.list_key] = items
+        else:
+            result = dict(items[0]) if items else dict(changed=False, actions=[])
+            result.pop("name", None)
+            result.pop("diff", None)
+        if self.module._diff:
+            result["diff"] = diffs if self.list_form else (diffs[0] if diffs else dict(before={}, after={}))
         return result
-    raise AssertionError("unreachable")
+
+    def _result(self):
+        return self._shaped(self.items)
+
+    def _fail(self, message, failure=None):
+        items = list(self.items)
+        if failure is not None:
+            failed = dict(name=failure.plan.name, changed=bool(failure.done), failed=True, msg=message,
+                          actions=failure.done)
+            items.append(failed)
+        result = self._shaped(items) if items else dict(changed=False)
+        if self.list_form and failure is not None:
+            message = "{0}[{1}] ({2}): {3}".format(self.backend.list_key, len(items) - 1, failure.plan.name, message)
+        result.pop("failed", None)
+        result.pop("msg", None)
+        self.module.fail_json(msg=message, **result)
 
 
-def run(module, reconcile):
-    """Call reconcile(connection) -> result dict; exit or fail the module.
+def run(module, backend_class):
+    """Run `backend_class` (a _plan.Backend) for `module`; exits or fails the module."""
+    _Runner(module, backend_class).run()
 
-    reconcile gets an unopened Connection (opened on first use) and must
-    honour module.check_mode by skipping only its writes.  A failure is one
-    line: typed errors as they are (a lost connection to libvirtd said so,
-    whichever code raised it); a libvirtError that escaped the typed errors
-    as one line too, not a traceback.
 
-    When libvirt refuses a call because another client (a second run of the
-    same play, an administrator) created, started or is still creating the
-    same object after this run read it (ConcurrentChangeError), reconcile
-    runs again on a new connection.  That is safe: the refused call changed
-    nothing (libvirt refused it whole), every earlier write of this run is
-    real state that the new plan reads back, and the new plan writes only
-    what still differs: it is what running the task again would do, no write
-    is repeated blindly.  At most CONCURRENT_RETRIES times, after a short
-    pause (the other client may still be building the object), so a
-    conflict that persists still fails.  The task then reports changed: the
-    object it found different is now as declared.
-    """
+def run_legacy(module, reconcile):
+    """The runner of modules not yet moved to _plan.Backend: reconcile(connection) -> result dict."""
     require_libs(module)
+    from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import (
+        ConcurrentChangeError,
+        Connection,
+        libvirt,
+    )
+
     connection = Connection(module.params["uri"])
     try:
-        result = _reconcile_converging(connection, reconcile)
+        for attempt in range(CONCURRENT_RETRIES + 1):
+            try:
+                result = reconcile(connection)
+            except ConcurrentChangeError:
+                if attempt == CONCURRENT_RETRIES:
+                    raise
+                connection.close()
+                time.sleep(_RETRY_PAUSE * (attempt + 1))
+                continue
+            if attempt:
+                result["changed"] = True
+            break
     except (KvmError, libvirt.libvirtError) as e:
         module.fail_json(msg=str(connection.translate(e)))
     finally:

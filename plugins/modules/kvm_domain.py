@@ -425,7 +425,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain import reconcile as reconcile_domains
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain import secret_values
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS, run
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS, run_legacy as run
 
 _DISK = dict(
     pool=dict(type="str"),

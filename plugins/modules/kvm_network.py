@@ -223,7 +223,7 @@ restart_required:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS, run
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS, run_legacy as run
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._network import NetworkManager, NetworkSpec
 
 

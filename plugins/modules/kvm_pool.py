@@ -169,7 +169,7 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS, run
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS, run_legacy as run
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._pool import PoolManager, PoolSpec
 
 

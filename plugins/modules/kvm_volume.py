@@ -202,7 +202,7 @@ volumes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS, run
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS, run_legacy as run
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._volume import OPTIONS, VolumeManager, VolumeSpec
 
 
