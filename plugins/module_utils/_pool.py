@@ -13,9 +13,11 @@ import pwd
 import stat
 from urllib.parse import urlsplit
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._diff import DifferenceTracker
+from ansible_collections.kvmops.hypervisor.plugins.module_utils import _validate
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError, ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import libvirt
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._plan import Backend, Plan
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._validate import shown
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import etree, parse, subset_differences, merge_into, to_string
 
 POOL_TYPES = ("dir",)
@@ -23,33 +25,6 @@ POOL_TYPES = ("dir",)
 DEFAULT_DIR_MODE = 0o711
 # Definition changes under these paths do not need the pool restarted.
 _NO_RESTART_PREFIXES = ("pool/target/permissions",)
-
-
-def validate_name(field, name):
-    """A libvirt object name: not empty, not '.' or '..', no '/', no control
-    characters.  libvirt names files after its objects (the definition, a
-    volume's file): '.' and '..' name directories; and it takes C strings and
-    XML text: a NUL or most control characters made the module crash, a tab
-    was accepted into the name."""
-    if not name or not name.strip():
-        raise ValidationError(field, "must not be empty")
-    if name in (".", ".."):
-        raise ValidationError(field, "{0!r} is not a valid name".format(name))
-    if "/" in name:
-        raise ValidationError(field, "{0!r} must not contain '/'".format(name))
-    if _has_control_characters(name):
-        raise ValidationError(field, "{0!r} must not contain control characters".format(name))
-    return name
-
-
-def _has_control_characters(text):
-    return any(ord(c) < 32 or ord(c) == 127 for c in text)
-
-
-def shown(path):
-    """A path for a one-line message: as it is, or quoted with escapes when it
-    holds a newline or another character that does not print."""
-    return path if path.isprintable() else repr(path)
 
 
 def parse_mode(field, value):
@@ -100,18 +75,14 @@ class PoolSpec:
 
     def __init__(self, name, state="present", type="dir", path=None, mode=None, owner=None, group=None,
                  autostart=True, active=True, purge=False):
-        self.name = validate_name("name", name)
+        self.name = _validate.name("name", name)
         self.state = state
         if type not in POOL_TYPES:
             raise ValidationError("type", "{0!r} is not supported; expected one of {1}".format(type, ", ".join(POOL_TYPES)))
         self.type = type
         if path is not None:
-            if not path.startswith("/"):
-                raise ValidationError("path", "{0!r} must be an absolute path".format(path))
-            if _has_control_characters(path):
-                # lxml refuses most of them in the pool's XML (the module crashed), the rest make unusable paths
-                raise ValidationError("path", "{0!r} must not contain control characters".format(path))
-            path = os.path.normpath(path)
+            # lxml refuses most control characters in the pool's XML (the module crashed), the rest make unusable paths
+            path = os.path.normpath(_validate.path("path", path))
             if path.startswith("//"):
                 path = "/" + path.lstrip("/")
         self.path = path
@@ -230,55 +201,54 @@ def describe(pool):
     )
 
 
-class PoolManager:
-    """Reconcile one pool: the plan records the difference (tracker) and
-    queues the writes (actions); the writes run unless in check mode."""
+class PoolBackend(Backend):
+    """kvm_pool: one pool per run.  The plan records what differs and queues
+    the writes; a write on a pool that an earlier action defines looks the
+    pool up when it runs."""
 
-    def __init__(self, connection, check_mode=False):
-        self.connection = connection
-        self.check_mode = check_mode
+    def specs(self, params):
+        return [PoolSpec.from_params(params)]
 
-    def reconcile(self, spec):
-        self.tracker = DifferenceTracker()
-        self.actions = []
-        self.restarted = False
+    def plan(self, spec):
+        plan = Plan(spec.name, header="pool {0}".format(spec.name))
+        plan.restarted = False
         pool = self.connection.pool(spec.name)
-        self._ref = {"pool": pool}
         if spec.state == "absent":
-            predicted = self._plan_absent(spec, pool)
+            predicted = self._plan_absent(plan, spec, pool)
         else:
-            predicted = self._plan_present(spec, pool)
-        if not self.check_mode:
-            for _label, action in self.actions:
-                action()
-            pool = self.connection.pool(spec.name)
-            predicted = self.connection.call("read pool {0}".format(spec.name), describe, pool) if pool is not None else {}
-        return dict(
-            changed=self.tracker.changed,
-            pool=predicted,
-            restarted=self.restarted,
-            actions=[label for label, _a in self.actions],
-            diff=self.tracker.diff(),
-        )
+            predicted = self._plan_present(plan, spec, pool)
+        plan.result = dict(pool=predicted, restarted=plan.restarted)
+        return plan
 
-    def _do(self, label, func, *args):
-        self.actions.append((label, lambda: self.connection.call(label, func, *args)))
+    def applied(self, spec, plan):
+        pool = self.connection.pool(spec.name)
+        current = self.connection.call("read pool {0}".format(spec.name), describe, pool) if pool is not None else {}
+        return dict(pool=current, restarted=plan.restarted)
+
+    def _call(self, plan, label, func, *args):
+        plan.add(label, lambda: self.connection.call(label, func, *args))
+
+    def _later(self, plan, spec, label, method, *args):
+        """Queue a call on the pool, which may only exist once earlier actions ran."""
+        def apply():
+            pool = self.connection.pool(spec.name)
+            if pool is None:
+                raise KvmError("{0}: pool {1} is gone".format(label, spec.name))
+            self.connection.call(label, getattr(pool, method), *args)
+
+        plan.add(label, apply)
 
     # present ---------------------------------------------------------------
 
-    def _plan_present(self, spec, pool):
+    def _plan_present(self, plan, spec, pool):
         conn = self.connection
         desired = spec.xml()
         if pool is None:
             if spec.path is None:
                 raise ValidationError("path", "required to create pool {0}".format(spec.name))
-            self.tracker.add("state", "absent", "present")
-            self.tracker.add("definition", None, to_string(desired))
-
-            def define():
-                self._ref["pool"] = conn.call("define pool {0}".format(spec.name), conn.conn.storagePoolDefineXML, to_string(desired), 0)
-
-            self.actions.append(("define pool {0}".format(spec.name), define))
+            plan.differ("state", "absent", "present")
+            plan.differ("definition", None, to_string(desired))
+            self._call(plan, "define pool {0}".format(spec.name), conn.conn.storagePoolDefineXML, to_string(desired), 0)
             current = dict(name=spec.name, uuid=None, type=spec.type, path=spec.path, active=False, autostart=False,
                            capacity=None, allocation=None, available=None)
             was_active = False
@@ -292,77 +262,73 @@ class PoolManager:
                     spec.name, actual.get("type")))
             differences = subset_differences(desired, actual)
             for where, want, have in differences:
-                self.tracker.add(where, have, want)
+                plan.differ(where, have, want)
             defined = _permissions(merge_into(desired, actual))
             if differences:
                 merged = to_string(merge_into(desired, actual))
-                self._do("redefine pool {0}".format(spec.name), conn.conn.storagePoolDefineXML, merged, 0)
+                self._call(plan, "redefine pool {0}".format(spec.name), conn.conn.storagePoolDefineXML, merged, 0)
             current = conn.call("read pool {0}".format(spec.name), describe, pool)
             was_active = current["active"]
             path = spec.path or actual.findtext("target/path")
             created = any(where == "pool/target/path" for where, _w, _h in differences)
             needs_restart = any(not where.startswith(_NO_RESTART_PREFIXES) for where, _w, _h in differences)
             if was_active and spec.active and needs_restart:
-                self.restarted = True
-                self.tracker.add("restarted", False, True)
-                self._later("stop pool {0} to apply its new definition".format(spec.name), "destroy")
+                plan.restarted = True
+                plan.differ("restarted", False, True)
+                self._later(plan, spec, "stop pool {0} to apply its new definition".format(spec.name), "destroy")
                 was_active = False
-        self._plan_directory(spec, path, created, defined)
+        self._plan_directory(plan, spec, path, created, defined)
         if spec.active and not was_active:
-            if not self.restarted:
-                self.tracker.add("active", False, True)
-            self._later("start pool {0}".format(spec.name), "create", 0)
+            if not plan.restarted:
+                plan.differ("active", False, True)
+            self._later(plan, spec, "start pool {0}".format(spec.name), "create", 0)
         elif not spec.active and was_active:
-            self.tracker.add("active", True, False)
-            self._later("stop pool {0}".format(spec.name), "destroy")
-        if self.tracker.add("autostart", current["autostart"], spec.autostart):
-            self._later("set autostart of pool {0}".format(spec.name), "setAutostart", int(spec.autostart))
+            plan.differ("active", True, False)
+            self._later(plan, spec, "stop pool {0}".format(spec.name), "destroy")
+        if plan.differ("autostart", current["autostart"], spec.autostart):
+            self._later(plan, spec, "set autostart of pool {0}".format(spec.name), "setAutostart", int(spec.autostart))
         current.update(path=path, active=spec.active, autostart=spec.autostart)
         return current
 
-    def _later(self, label, method, *args):
-        """Queue a call on the pool, which may only exist once earlier actions ran."""
-        self.actions.append((label, lambda: self.connection.call(label, getattr(self._ref["pool"], method), *args)))
-
-    def _plan_directory(self, spec, path, created, defined):
+    def _plan_directory(self, plan, spec, path, created, defined):
         """The directory gets the permissions of the pool's definition (the
         options given, else what the existing definition says)."""
         if not is_local(self.connection.uri):
             # Not this host's file system: let libvirt build the directory
             # of a new pool (it applies the permissions of the definition).
             if created:
-                self._later("build pool {0}".format(spec.name), "build", 0)
+                self._later(plan, spec, "build pool {0}".format(spec.name), "build", 0)
             return
         directory = PoolDirectory(path, *defined)
         have = directory.actual()
         want = directory.desired(have)
         if have is None:
-            self.tracker.add("directory", None, want)
+            plan.differ("directory", None, want)
         else:
             for key in ("mode", "owner", "group"):
-                self.tracker.add("directory.{0}".format(key), have[key], want[key])
+                plan.differ("directory.{0}".format(key), have[key], want[key])
         if have != want:
             label = "{0} directory {1}".format("create" if have is None else "set permissions of", path)
-            self.actions.append((label, lambda: directory.apply(want)))
+            plan.add(label, lambda: directory.apply(want))
 
     # absent ----------------------------------------------------------------
 
-    def _plan_absent(self, spec, pool):
+    def _plan_absent(self, plan, spec, pool):
         if pool is None:
             return {}
         conn = self.connection
         current = conn.call("read pool {0}".format(spec.name), describe, pool)
-        self.tracker.add("state", "present", "absent")
+        plan.differ("state", "present", "absent")
         if spec.purge:
-            self._plan_purge(spec, pool, current)
+            self._plan_purge(plan, spec, pool, current)
         elif current["active"]:
-            self._do("stop pool {0}".format(spec.name), pool.destroy)
+            self._call(plan, "stop pool {0}".format(spec.name), pool.destroy)
         # A transient pool is gone once stopped; only a persistent one is undefined.
         if conn.call("read pool {0}".format(spec.name), pool.isPersistent):
-            self._do("undefine pool {0}".format(spec.name), pool.undefine)
+            self._call(plan, "undefine pool {0}".format(spec.name), pool.undefine)
         return {}
 
-    def _plan_purge(self, spec, pool, current):
+    def _plan_purge(self, plan, spec, pool, current):
         local = is_local(self.connection.uri)
         directory_exists = os.path.isdir(current["path"]) if local else True
         if current["active"]:
@@ -374,11 +340,11 @@ class PoolManager:
         else:
             names = []
         if names:
-            self.tracker.add("volumes", names, [])
+            plan.differ("volumes", names, [])
         if directory_exists:
-            self.tracker.add("directory", current["path"], None)
+            plan.differ("directory", current["path"], None)
         if directory_exists and not current["active"]:
-            self._do("start pool {0} to delete its volumes".format(spec.name), pool.create, 0)
+            self._call(plan, "start pool {0} to delete its volumes".format(spec.name), pool.create, 0)
 
         def delete_volumes():
             self.connection.call("refresh pool {0}".format(spec.name), pool.refresh, 0)
@@ -386,8 +352,8 @@ class PoolManager:
                 self.connection.call("delete volume {0}".format(volume.name()), volume.delete, 0)
 
         if directory_exists:
-            self.actions.append(("delete volumes of pool {0}".format(spec.name), delete_volumes))
+            plan.add("delete volumes of pool {0}".format(spec.name), delete_volumes)
         if directory_exists or current["active"]:
-            self._do("stop pool {0}".format(spec.name), pool.destroy)
+            self._call(plan, "stop pool {0}".format(spec.name), pool.destroy)
         if directory_exists:
-            self._do("delete directory {0}".format(current["path"]), pool.delete, 0)
+            self._call(plan, "delete directory {0}".format(current["path"]), pool.delete, 0)

@@ -14,7 +14,8 @@ import re
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError, NotFoundError, ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import libvirt
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._pool import is_local, shown, validate_name
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._pool import is_local
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._validate import name as validate_name, shown
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._size import parse_size
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import etree, parse, to_string
 

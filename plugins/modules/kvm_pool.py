@@ -169,8 +169,8 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS, run_legacy as run
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._pool import PoolManager, PoolSpec
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS, run
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._pool import PoolBackend
 
 
 def main():
@@ -188,15 +188,7 @@ def main():
     )
     argument_spec.update(CONNECTION_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-
-    def reconcile(connection):
-        result = PoolManager(connection, module.check_mode).reconcile(PoolSpec.from_params(module.params))
-        diff = result.pop("diff")
-        if module._diff:
-            result["diff"] = diff
-        return result
-
-    run(module, reconcile)
+    run(module, PoolBackend)
 
 
 if __name__ == "__main__":

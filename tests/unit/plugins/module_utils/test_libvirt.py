@@ -34,7 +34,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import 
     ConnectionLostError,
     UnreachableError,
 )
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._pool import PoolManager, PoolSpec
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._pool import PoolBackend, PoolSpec
 
 NOBODY = 65534
 LIBVIRTD = shutil.which("libvirtd") or "/usr/sbin/libvirtd"
@@ -190,9 +190,16 @@ def test_pool_backend_reports_the_lost_connection(libvirtd):
         assert connection.pool("default-pool") is not None  # open and in use
         libvirtd.kill()
         with pytest.raises(ConnectionLostError, match=r"^lost the connection to libvirtd \(.*\) while look up pool {0}: ".format(name)):
-            PoolManager(connection, check_mode=True).reconcile(PoolSpec(name=name, path="/var/tmp/" + name))
+            PoolBackend(_Planning(), connection).plan(PoolSpec(name=name, path="/var/tmp/" + name))
     finally:
         connection.close()
+
+
+class _Planning:
+    """What a back end reads of its module when it only plans."""
+
+    params = {}
+    check_mode = True
 
 
 class _Failed(Exception):

@@ -7,17 +7,20 @@ directories are real directories under tmp_path)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
 import stat
 import uuid
 
 import pytest
+from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError, ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import Connection
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._pool import (
     PoolDirectory,
-    PoolManager,
     PoolSpec,
     _permissions,
     format_mode,
@@ -25,13 +28,16 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._pool import (
     parse_mode,
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse, to_string
+from ansible_collections.kvmops.hypervisor.plugins.modules import kvm_pool
 
 URI = "test:///default"
 
 
 @pytest.fixture
 def connection():
+    """Open while the test runs: test:///default keeps its state while one connection to it is open."""
     conn = Connection(URI)
+    conn.open()
     yield conn
     conn.close()
 
@@ -41,8 +47,32 @@ def name():
     return "u{0}-pool".format(uuid.uuid4().hex[:8])
 
 
+class ModuleFailed(Exception):
+    def __init__(self, result):
+        super().__init__(result["msg"])
+        self.result = result
+
+
+def run_module(main, args, check_mode=False):
+    """The module's main() in this process (AnsibleModule, the runner, the
+    back end), with --diff; its result, or ModuleFailed."""
+    out = io.StringIO()
+    with patch_module_args(dict(args, _ansible_check_mode=check_mode, _ansible_diff=True)):
+        with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+            main()
+    result = json.loads(out.getvalue())
+    if result.get("failed"):
+        raise ModuleFailed(result)
+    return result
+
+
 def reconcile(connection, check_mode=False, **params):
-    return PoolManager(connection, check_mode).reconcile(PoolSpec(**params))
+    """kvm_pool on test:///default (whose state lives while `connection` is open)."""
+    return run_module(kvm_pool.main, dict(params, uri=URI), check_mode)
+
+
+def before_after(result):
+    return dict(before=result["diff"]["before"], after=result["diff"]["after"])
 
 
 def mode_of(path):
@@ -196,7 +226,7 @@ def test_directory_drift_is_repaired(connection, name, tmp_path):
     reconcile(connection, name=name, path=str(tmp_path / "p"), mode="0750")
     os.chmod(str(tmp_path / "p"), 0o777)
     check = reconcile(connection, check_mode=True, name=name, path=str(tmp_path / "p"))
-    assert check["diff"] == {"before": {"directory.mode": "0777"}, "after": {"directory.mode": "0750"}}
+    assert before_after(check) == {"before": {"directory.mode": "0777"}, "after": {"directory.mode": "0750"}}
     reconcile(connection, name=name, path=str(tmp_path / "p"))
     assert mode_of(tmp_path / "p") == "0750"
 
@@ -213,7 +243,7 @@ def test_inactive_and_no_autostart(connection, name, tmp_path):
 
 
 def test_create_without_path_fails_before_anything(connection, name):
-    with pytest.raises(ValidationError, match=r"^path: required"):
+    with pytest.raises(ModuleFailed, match=r"^path: required"):
         reconcile(connection, name=name)
     assert connection.pool(name) is None
 
@@ -222,7 +252,7 @@ def test_changing_the_type_of_an_existing_pool_fails(connection, name):
     connection.conn.storagePoolDefineXML(
         "<pool type='logical'><name>{0}</name><source><name>vg</name></source>"
         "<target><path>/dev/vg</path></target></pool>".format(name), 0)
-    with pytest.raises(ValidationError, match=r"^type: pool .* is of type logical"):
+    with pytest.raises(ModuleFailed, match=r"^type: pool .* is of type logical"):
         reconcile(connection, name=name, path="/dev/vg")
 
 
@@ -272,9 +302,9 @@ def test_absent_transient_pool_is_only_stopped(connection, name, tmp_path):
 
 def test_path_below_a_file_fails_before_anything(connection, name, tmp_path):
     (tmp_path / "file").write_bytes(b"")
-    with pytest.raises(ValidationError, match=r"^path: .*Not a directory"):
+    with pytest.raises(ModuleFailed, match=r"^path: .*Not a directory"):
         reconcile(connection, name=name, path=str(tmp_path / "file" / "sub"))
-    with pytest.raises(ValidationError, match=r"^path: .* is not a directory"):
+    with pytest.raises(ModuleFailed, match=r"^path: .* is not a directory"):
         reconcile(connection, name=name, path=str(tmp_path / "file"))
     assert connection.pool(name) is None
 
