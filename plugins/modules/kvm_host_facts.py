@@ -295,9 +295,8 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._host_facts import SBIN_DIRS, HostFactsReader
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._host_facts import HostFactsBackend
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS, run
 
 
 def main():
@@ -310,19 +309,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    reader = HostFactsReader(
-        run_command=lambda argv: module.run_command(argv, environ_update=dict(LC_ALL="C"), expand_user_and_vars=False),
-        which=lambda name: module.get_bin_path(name, opt_dirs=list(SBIN_DIRS)),
-        uri=module.params["uri"],
-        packages=module.params["packages"],
-        objects=module.params["objects"],
-        sshd=module.params["sshd"],
-    )
-    try:
-        facts = reader.facts()
-    except KvmError as e:
-        module.fail_json(msg=str(e))
-    module.exit_json(changed=False, ansible_facts=dict(kvm_host=facts))
+    run(module, HostFactsBackend)
 
 
 if __name__ == "__main__":

@@ -204,6 +204,14 @@ network:
       description: Whether the network starts with libvirtd.
       type: bool
       sample: true
+actions:
+  description:
+    - What the run did (in check mode, would do), in order, for example C(define network), C(enable autostart),
+      C(start network); empty when nothing changed.
+  returned: always
+  type: list
+  elements: str
+  sample: [define network, enable autostart, start network]
 restarted:
   description: Whether the running network was (or, in check mode, would be) restarted to apply a changed definition.
   returned: always
@@ -223,8 +231,8 @@ restart_required:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS, run_legacy as run
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._network import NetworkManager, NetworkSpec
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS, run
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._network_backend import NetworkBackend
 
 
 def main():
@@ -256,15 +264,7 @@ def main():
         supports_check_mode=True,
     )
 
-    def reconcile(connection):
-        spec = NetworkSpec.from_params(module.params)
-        result = NetworkManager(connection, spec, module.check_mode).run()
-        diff = result.pop("diff", None)
-        if module._diff and diff is not None:
-            result["diff"] = diff
-        return result
-
-    run(module, reconcile)
+    run(module, NetworkBackend)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils import _host_facts
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._host_facts import _bridges, _virt
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._host_facts import HostFactsReader
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "host_facts"
@@ -619,13 +619,13 @@ def test_sshd_not_installed():
 
 
 def test_libvirt_version_number():
-    assert _host_facts._libvirt_version(9000000) == "9.0.0"
-    assert _host_facts._libvirt_version(10005001) == "10.5.1"
+    assert _virt._libvirt_version(9000000) == "9.0.0"
+    assert _virt._libvirt_version(10005001) == "10.5.1"
 
 
 def test_ip_json_garbage_falls_back():
-    assert _host_facts._ip_json("not json") is None
-    assert _host_facts._ip_json('{"a": 1}') is None
+    assert _bridges._ip_json("not json") is None
+    assert _bridges._ip_json('{"a": 1}') is None
 
 
 def test_proc_fallback_agrees_with_ip_on_this_machine():

@@ -6,7 +6,9 @@ and plan/apply against libvirt's built-in test:///default driver."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import json
 import struct
 import uuid
 
@@ -14,19 +16,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ansible_collections.kvmops.hypervisor.plugins.module_utils import _routes
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import NotFoundError, ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import ConcurrentChangeError, Connection
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._network import (
-    NetworkManager,
-    NetworkSpec,
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._network_backend import NetworkBackend, plan_definition
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._network_spec import NetworkSpec
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._network_xml import (
     build_definition,
     definition_differences,
     normalized,
-    plan_definition,
-    route_owner,
     summary,
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse, to_string
+from ansible_collections.kvmops.hypervisor.plugins.modules import kvm_network
 
 URI = "test:///default"
 
@@ -134,6 +136,7 @@ def test_bad_ipv4_names_the_field(ipv4, field):
     (dict(bridge="br/0"), "bridge"),
     (dict(bridge=".."), "bridge"),
     (dict(bridge="br0\n"), "bridge"),  # a final newline passed the name check
+    (dict(bridge="br:0"), "bridge"),   # the kernel's rule (issue 10): ':' was accepted here, refused by kvm_domain
     (dict(domain="lab.example\n"), "domain"),
     (dict(mtu=67), "mtu"),
     (dict(mtu=65536), "mtu"),
@@ -409,8 +412,67 @@ def name():
     return "u{0}-net".format(uuid.uuid4().hex[:8])
 
 
-def run(connection, check_mode=False, **params):
-    return NetworkManager(connection, NetworkSpec.from_params(params), check_mode).run()
+@contextlib.contextmanager
+def module_args(args):
+    """The arguments AnsibleModule reads (ansible-core 2.16 to 2.21)."""
+    try:
+        from ansible.module_utils.testing import patch_module_args
+    except ImportError:  # ansible-core < 2.19
+        from ansible.module_utils import basic
+
+        saved = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = json.dumps(dict(ANSIBLE_MODULE_ARGS=args)).encode()
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = saved
+    else:
+        with patch_module_args(args):
+            yield
+
+
+class Failed(Exception):
+    """The module failed; .result is what it returned."""
+
+    def __init__(self, result):
+        super().__init__(result.get("msg"))
+        self.result = result
+
+
+def run_main(capsys, check_mode=False, **params):
+    """kvm_network's main() in this process, as Ansible runs it (the real
+    AnsibleModule, argument spec and runner), on the test:/// driver."""
+    capsys.readouterr()
+    args = dict(params, uri=URI, _ansible_check_mode=check_mode, _ansible_diff=True)
+    with module_args(args):
+        with pytest.raises(SystemExit):
+            kvm_network.main()
+    result = json.loads(capsys.readouterr().out)
+    if result.get("failed"):
+        raise Failed(result)
+    return result
+
+
+def backend(connection, check_mode=False):
+    """The back end alone, for what it raises before the runner words it."""
+    module = type("Module", (), dict(params={}, check_mode=check_mode))()
+    return NetworkBackend(module, connection)
+
+
+@pytest.fixture
+def run(connection, capsys):
+    def run_(_connection, check_mode=False, **params):
+        result = run_main(capsys, check_mode, **params)
+        if "diff" in result:  # the fields that differ, as before the runner added headers
+            result["diff"] = dict(before=result["diff"]["before"], after=result["diff"]["after"])
+        return result
+    return run_
+
+
+def plan_of(connection, **params):
+    """NetworkBackend.plan of `params` (raises what the runner would report)."""
+    b = backend(connection)
+    return b.plan(b.specs(dict(params))[0])
 
 
 def xml_of(connection, name):
@@ -418,7 +480,7 @@ def xml_of(connection, name):
     return parse(connection.network(name).XMLDesc(0))
 
 
-def test_create_update_remove_on_the_test_driver(connection, name):
+def test_create_update_remove_on_the_test_driver(connection, name, run):
     args = dict(name=name, forward="nat", bridge="virbr91", ipv4=dict(address="10.91.0.1", prefix=24, dhcp_start="10.91.0.10", dhcp_end="10.91.0.99"))
     predicted = run(connection, check_mode=True, **args)
     assert predicted["changed"] and connection.network(name) is None
@@ -460,22 +522,22 @@ def test_create_update_remove_on_the_test_driver(connection, name):
 
 def test_forward_bridge_needs_an_existing_bridge(connection, name):
     with pytest.raises(NotFoundError) as e:
-        run(connection, name=name, forward="bridge", bridge="nosuchbr0")
+        plan_of(connection, name=name, forward="bridge", bridge="nosuchbr0")
     assert e.value.field == "bridge"
     with pytest.raises(ValidationError) as e:
-        run(connection, name=name, forward="bridge", bridge="eth1")  # the test driver's ethernet NIC
+        plan_of(connection, name=name, forward="bridge", bridge="eth1")  # the test driver's ethernet NIC
     assert e.value.field == "bridge" and "not a bridge" in str(e.value)
     assert connection.network(name) is None
 
 
 def test_a_nat_network_may_not_take_an_existing_interface(connection, name):
     with pytest.raises(ValidationError) as e:
-        run(connection, name=name, forward="nat", bridge="eth1", ipv4=dict(address="10.92.0.1"))
+        plan_of(connection, name=name, forward="nat", bridge="eth1", ipv4=dict(address="10.92.0.1"))
     assert e.value.field == "bridge" and "existing host interface" in str(e.value)
     assert connection.network(name) is None
 
 
-def test_forward_bridge_on_a_test_driver_bridge(connection, name):
+def test_forward_bridge_on_a_test_driver_bridge(connection, name, run):
     bridge = "b{0}".format(uuid.uuid4().hex[:8])
     iface = connection.conn.interfaceDefineXML(
         "<interface type='bridge' name='{0}'><bridge><interface type='ethernet' name='{0}p'/></bridge></interface>".format(bridge))
@@ -510,25 +572,22 @@ ROUTES = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\
     ("192.168.123.0/24", None, None),
 ])
 def test_route_owner(subnet, ignore, owner):
-    assert route_owner(ipaddress.IPv4Network(subnet), ROUTES, ignore=ignore) == owner
+    assert _routes.owner(ipaddress.IPv4Network(subnet), ROUTES, ignore=ignore) == owner
 
 
 def test_route_owner_skips_lines_it_cannot_read():
-    assert route_owner(ipaddress.IPv4Network("10.0.0.0/8"), ROUTES.splitlines()[0] + "\nshort line\nx\tZZ\t0\t0\t0\t0\t0\tZZ\n") is None
+    assert _routes.owner(ipaddress.IPv4Network("10.0.0.0/8"), ROUTES.splitlines()[0] + "\nshort line\nx\tZZ\t0\t0\t0\t0\t0\tZZ\n") is None
 
 
 def _routed_subnet():
-    """A subnet this host routes through an interface (as route_owner reads it), or None."""
-    with open("/proc/net/route", encoding="utf-8") as handle:
-        for line in handle.read().splitlines()[1:]:
-            fields = line.split()
-            if len(fields) > 7 and fields[1] != "00000000" and fields[0] != "lo":
-                dest, mask = (ipaddress.IPv4Address(struct.pack("=I", int(f, 16))) for f in (fields[1], fields[7]))
-                return ipaddress.IPv4Network("{0}/{1}".format(dest, mask))
+    """A subnet this host routes through an interface (as _routes.owner reads it), or None."""
+    for route in _routes.parse(_routes.read_table()):
+        if int(route.destination) and route.iface != "lo":
+            return ipaddress.IPv4Network("{0}/{1}".format(route.destination, route.netmask))
     return None
 
 
-def test_subnet_taken_by_a_network_another_run_started_is_a_concurrent_change(connection, name):
+def test_subnet_taken_by_a_network_another_run_started_is_a_concurrent_change(connection, name, run):
     """Two runs create the same network: the second read it as absent, then
     found the first one's bridge holding the subnet.  That is a race to plan
     again (run() does), not a bad ipv4.address."""
@@ -537,32 +596,32 @@ def test_subnet_taken_by_a_network_another_run_started_is_a_concurrent_change(co
         pytest.skip("this host routes no subnet through an interface")
     address = str(next(subnet.hosts()))
     spec = NetworkSpec.from_params(dict(name=name, forward="nat", ipv4=dict(address=address, prefix=subnet.prefixlen)))
-    manager = NetworkManager(connection, spec)
+    manager = backend(connection)
     plan = plan_definition(spec, None, None, False, False)
     with pytest.raises(ValidationError, match=r"^ipv4\.address: the subnet .* is already in use by host interface"):
-        manager._check_subnet(plan, None)  # pylint: disable=protected-access
+        manager._check_subnet(spec, plan, None)  # pylint: disable=protected-access
     # The other run's network, started after this run read it as absent (the
     # test driver does not look at host routes, so it starts on any subnet).
     run(connection, name=name, forward="nat", ipv4=dict(address="10.93.0.1", prefix=24))
     try:
         with pytest.raises(ConcurrentChangeError, match="another client started it"):
-            manager._check_subnet(plan, None)  # pylint: disable=protected-access
+            manager._check_subnet(spec, plan, None)  # pylint: disable=protected-access
     finally:
         run(connection, name=name, state="absent")
 
 
-def test_bridge_of_a_network_another_run_started_is_a_concurrent_change(connection, name):
+def test_bridge_of_a_network_another_run_started_is_a_concurrent_change(connection, name, run):
     """The same race on the bridge name: the second run read the network as
     absent, then finds the bridge the first run's start created."""
     spec = NetworkSpec.from_params(dict(name=name, forward="isolated", bridge="eth1"))
-    manager = NetworkManager(connection, spec)
+    manager = backend(connection)
     plan = plan_definition(spec, None, None, False, False)
     with pytest.raises(ValidationError, match=r"^bridge: 'eth1' is an existing host interface"):
-        manager._check_bridge(plan, None, None)  # pylint: disable=protected-access
+        manager._check_bridge(spec, plan, None)  # pylint: disable=protected-access
     # The test driver has no bridges: its eth1 stands for the bridge that start created.
     run(connection, name=name, forward="isolated", bridge="virbr93")
     try:
         with pytest.raises(ConcurrentChangeError, match="another client started it"):
-            manager._check_bridge(plan, None, None)  # pylint: disable=protected-access
+            manager._check_bridge(spec, plan, None)  # pylint: disable=protected-access
     finally:
         run(connection, name=name, state="absent")
