@@ -408,24 +408,42 @@ restart_required:
       configuration until it is restarted. With O(domains), true when it is true for any item.
   returned: success
   type: bool
+actions:
+  description:
+    - What the run did (would do in check mode), in order, for example V(define), V(update definition (restart required)),
+      V(autostart on), V(start), V(shut down), V(undefine), V(delete /path/disk.qcow2).
+    - "With O(domains), each prefixed with the domain's name (V(web1: start))."
+  returned: always
+  type: list
+  elements: str
 domains:
-  description: One result per O(domains) item, in order.
-  returned: success, with O(domains)
+  description:
+    - One result per O(domains) item, in order.
+    - "When an item fails at run time (libvirt refuses it), the task fails naming the item
+      (C(domains[7] (web8): ...)), and this list still holds every item before it, as applied, then the failed
+      item with C(failed), C(msg) and the C(actions) it completed."
+  returned: with O(domains)
   type: list
   elements: dict
   contains:
     name: {description: Domain name., type: str, returned: always}
     changed: {description: Whether this domain changed (would change in check mode)., type: bool, returned: always}
-    domain: {description: As RV(domain)., type: dict, returned: always}
-    restart_required: {description: As RV(restart_required)., type: bool, returned: always}
-    diff: {description: Before and after of what differs for this domain., type: dict, returned: always}
+    actions: {description: As RV(actions) for this domain (without the name)., type: list, elements: str, returned: always}
+    domain: {description: As RV(domain)., type: dict, returned: success}
+    restart_required: {description: As RV(restart_required)., type: bool, returned: success}
+    diff:
+      description: Before and after of what differs for this domain (C(before_header), C(after_header), C(before), C(after)).
+      type: dict
+      returned: changed and in diff mode
+    failed: {description: True for the item that failed., type: bool, returned: failure of this item}
+    msg: {description: Why this item failed., type: str, returned: failure of this item}
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain import reconcile as reconcile_domains
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain import secret_values
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS, run_legacy as run
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain import DomainBackend
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_secrets import secret_values
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS, run
 
 _DISK = dict(
     pool=dict(type="str"),
@@ -480,14 +498,7 @@ def main():
     )
     # graphics_password is no_log; a passwd inside `xml` must not be echoed in the invocation either.
     module.no_log_values.update(secret_values(module.params))
-
-    def reconcile(connection):
-        result = reconcile_domains(connection, module.params, module.check_mode)
-        if not module._diff:
-            result.pop("diff", None)
-        return result
-
-    run(module, reconcile)
+    run(module, DomainBackend)
 
 
 if __name__ == "__main__":

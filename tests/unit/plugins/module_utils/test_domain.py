@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: kvmops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""kvm_domain's back end against libvirt's built-in test:///default driver."""
+"""kvm_domain (main(), the runner and its back end) against libvirt's built-in test:///default driver."""
 
 from __future__ import annotations
 
@@ -9,12 +9,8 @@ from __future__ import annotations
 import libvirt
 import pytest
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain import (
-    ITEM_KEYS,
-    item_specs,
-    reconcile,
-    undefine_flags,
-)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain import undefine_flags
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_spec import ITEM_KEYS, item_specs
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import NotFoundError, ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse
 
@@ -36,21 +32,21 @@ def guest(prefix, volume, **kw):
     return spec
 
 
-def four_steps(connection, p):
+def four_steps(reconcile, p):
     """check -> changed; apply -> changed; check -> unchanged; apply -> unchanged."""
-    first = reconcile(connection, p, check_mode=True)
-    applied = reconcile(connection, p, check_mode=False)
-    again = reconcile(connection, p, check_mode=True)
-    last = reconcile(connection, p, check_mode=False)
+    first = reconcile(p, check_mode=True)
+    applied = reconcile(p, check_mode=False)
+    again = reconcile(p, check_mode=True)
+    last = reconcile(p, check_mode=False)
     assert first["changed"] and applied["changed"]
     assert not again["changed"] and not last["changed"]
     assert first["diff"] == applied["diff"]
     return first, applied, last
 
 
-def test_define_and_start_four_steps(lab):
+def test_define_and_start_four_steps(lab, reconcile):
     connection, prefix, volume = lab
-    first, applied, last = four_steps(connection, params(**guest(prefix, volume)))
+    first, applied, last = four_steps(reconcile, params(**guest(prefix, volume)))
     assert first["domain"]["state"] == "running" and first["domain"]["uuid"] is None
     dom = connection.conn.lookupByName(prefix + "g1")
     assert dom.isActive()
@@ -63,12 +59,12 @@ def test_define_and_start_four_steps(lab):
     assert last["domain"]["memory_mib"] == 64
 
 
-def test_update_while_running_needs_restart_and_keeps_mac(lab):
+def test_update_while_running_needs_restart_and_keeps_mac(lab, reconcile):
     connection, prefix, volume = lab
-    reconcile(connection, params(**guest(prefix, volume)), check_mode=False)
+    reconcile(params(**guest(prefix, volume)), check_mode=False)
     dom = connection.conn.lookupByName(prefix + "g1")
     mac = parse(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).find("devices/interface/mac").get("address")
-    first, applied, last = four_steps(connection, params(**guest(prefix, volume, memory="96", vcpus=2)))
+    first, applied, last = four_steps(reconcile, params(**guest(prefix, volume, memory="96", vcpus=2)))
     assert first["restart_required"] and applied["restart_required"] and not last["restart_required"]
     assert applied["diff"]["after"]["domain/vcpu"] == "2"
     inactive = parse(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
@@ -77,49 +73,50 @@ def test_update_while_running_needs_restart_and_keeps_mac(lab):
     assert inactive.find("devices/interface/mac").get("address") == mac
 
 
-def test_lifecycle_shutdown_destroyed_paused(lab):
+def test_lifecycle_shutdown_destroyed_paused(lab, reconcile):
     connection, prefix, volume = lab
-    reconcile(connection, params(**guest(prefix, volume)), check_mode=False)
+    reconcile(params(**guest(prefix, volume)), check_mode=False)
     dom = connection.conn.lookupByName(prefix + "g1")
-    first, _applied, _last = four_steps(connection, params(name=prefix + "g1", state="paused"))
-    assert first["diff"] == {"before": {"state": "running"}, "after": {"state": "paused"}}
+    first, _applied, _last = four_steps(reconcile, params(name=prefix + "g1", state="paused"))
+    assert (first["diff"]["before"], first["diff"]["after"]) == ({"state": "running"}, {"state": "paused"})
+    assert first["actions"] == ["suspend"]
     assert dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED
-    four_steps(connection, params(name=prefix + "g1", state="shutdown", shutdown_timeout=5))
+    four_steps(reconcile, params(name=prefix + "g1", state="shutdown", shutdown_timeout=5))
     assert not dom.isActive()
-    four_steps(connection, params(name=prefix + "g1", state="running"))
-    four_steps(connection, params(name=prefix + "g1", state="destroyed"))
+    four_steps(reconcile, params(name=prefix + "g1", state="running"))
+    four_steps(reconcile, params(name=prefix + "g1", state="destroyed"))
     assert not dom.isActive()
 
 
-def test_autostart(lab):
+def test_autostart(lab, reconcile):
     connection, prefix, volume = lab
-    reconcile(connection, params(**guest(prefix, volume, state="present")), check_mode=False)
-    first, _a, last = four_steps(connection, params(name=prefix + "g1", state="present", autostart=True))
+    reconcile(params(**guest(prefix, volume, state="present")), check_mode=False)
+    first, _a, last = four_steps(reconcile, params(name=prefix + "g1", state="present", autostart=True))
     assert first["diff"]["after"] == {"autostart": True}
     assert connection.conn.lookupByName(prefix + "g1").autostart() == 1
     assert last["domain"]["autostart"] is True
 
 
-def test_absent_keeps_storage_unless_asked(lab):
+def test_absent_keeps_storage_unless_asked(lab, reconcile):
     connection, prefix, volume = lab
     pool = connection.conn.storagePoolLookupByName(POOL)
-    reconcile(connection, params(**guest(prefix, volume)), check_mode=False)
-    four_steps(connection, params(name=prefix + "g1", state="absent"))
+    reconcile(params(**guest(prefix, volume)), check_mode=False)
+    four_steps(reconcile, params(name=prefix + "g1", state="absent"))
     assert volume in pool.listVolumes()
-    reconcile(connection, params(**guest(prefix, volume)), check_mode=False)
-    first, _a, _l = four_steps(connection, params(name=prefix + "g1", state="absent", remove_storage=True))
+    reconcile(params(**guest(prefix, volume)), check_mode=False)
+    first, _a, _l = four_steps(reconcile, params(name=prefix + "g1", state="absent", remove_storage=True))
     assert first["diff"]["after"]["storage[/default-pool/{0}]".format(volume)] == "absent"
     assert volume not in pool.listVolumes()
     with pytest.raises(libvirt.libvirtError):
         connection.conn.lookupByName(prefix + "g1")
 
 
-def test_domains_form_defaults_and_per_item_results(lab):
+def test_domains_form_defaults_and_per_item_results(lab, reconcile):
     connection, prefix, volume = lab
     top = dict(virt_type="qemu", memory="64", interfaces=[dict(network="default")], state="present")
     items = [dict(name=prefix + "a"), dict(name=prefix + "b", vcpus=2), dict(name=prefix + "c", state="running"),
              dict(name=prefix + "d", disks=[dict(pool=POOL, volume=volume)])]
-    first, _applied, last = four_steps(connection, params(domains=items, **top))
+    first, _applied, last = four_steps(reconcile, params(domains=items, **top))
     assert [r["name"] for r in first["domains"]] == [i["name"] for i in items]
     assert all(r["changed"] for r in first["domains"]) and not any(r["changed"] for r in last["domains"])
     assert [r["domain"]["vcpus"] for r in last["domains"]] == [1, 2, 1, 1]
@@ -127,9 +124,11 @@ def test_domains_form_defaults_and_per_item_results(lab):
     assert connection.conn.lookupByName(prefix + "b").info()[3] == 2
     # Changing one item changes only that one.
     items[1]["vcpus"] = 3
-    result = reconcile(connection, params(domains=items, **top), check_mode=False)
+    result = reconcile(params(domains=items, **top), check_mode=False)
     assert [r["changed"] for r in result["domains"]] == [False, True, False, False]
-    assert list(result["diff"]["after"]) == [prefix + "b"]
+    # The list form's diff: one entry per changed item (was a dict keyed by name; issue 10).
+    assert [d["before_header"] for d in result["diff"]] == [prefix + "b"]
+    assert result["actions"] == [prefix + "b: update definition"]
 
 
 BAD = [
@@ -154,57 +153,59 @@ BAD = [
 
 
 @pytest.mark.parametrize("bad, error, field", BAD, ids=[b[2] + ":" + str(i) for i, b in enumerate(BAD)])
-def test_bad_item_fails_before_anything_is_touched(lab, bad, error, field):
+def test_bad_item_fails_before_anything_is_touched(lab, reconcile, bad, error, field):
     connection, prefix, volume = lab
     items = [dict(name=prefix + n) for n in "abc"] + [dict(name=prefix + "d")]
     for key, value in bad.items():
         items[3][key] = value.format(prefix=prefix, name=prefix + "d") if isinstance(value, str) else value
     p = params(domains=items, virt_type="qemu", memory="64", state="running")
-    with pytest.raises(error) as err:
-        reconcile(connection, p, check_mode=False)
+    with pytest.raises(reconcile.Failed) as err:
+        reconcile(p, check_mode=False)
     assert err.value.field == field
     assert str(err.value).startswith(field + ": ")
+    # A missing pool, volume, file, network or bridge is "not found"; the rest is invalid.
+    assert ("does not exist" in str(err.value)) == (error is NotFoundError)
     assert not [d for d in connection.conn.listAllDomains() if d.name().startswith(prefix)]
 
 
-def test_new_domain_without_memory_fails_before_anything_is_touched(lab):
+def test_new_domain_without_memory_fails_before_anything_is_touched(lab, reconcile):
     connection, prefix, volume = lab
     items = [dict(name=prefix + "a", memory="64"), dict(name=prefix + "b", vcpus=1)]
-    with pytest.raises(ValidationError) as err:
-        reconcile(connection, params(domains=items), check_mode=False)
+    with pytest.raises(reconcile.Failed) as err:
+        reconcile(params(domains=items), check_mode=False)
     assert err.value.field == "domains[1].memory"
-    with pytest.raises(NotFoundError) as err:
-        reconcile(connection, params(name=prefix + "z", state="running"), check_mode=True)
-    assert err.value.field == "name"
+    with pytest.raises(reconcile.Failed) as err:
+        reconcile(params(name=prefix + "z", state="running"), check_mode=True)
+    assert err.value.field == "name" and "does not exist" in str(err.value)
     assert not [d for d in connection.conn.listAllDomains() if d.name().startswith(prefix)]
 
 
-def test_xml_form(lab):
+def test_xml_form(lab, reconcile):
     connection, prefix, volume = lab
     xml = ("<domain type='qemu'><name>{0}x</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
            "<os><type>hvm</type></os><devices><interface type='network'><source network='default'/>"
            "<model type='virtio'/></interface></devices></domain>").format(prefix)
-    first, _a, last = four_steps(connection, params(name=prefix + "x", xml=xml, state="present"))
+    first, _a, last = four_steps(reconcile, params(name=prefix + "x", xml=xml, state="present"))
     assert last["domain"]["memory_mib"] == 64 and last["domain"]["interfaces"][0]["mac"]
     mac = last["domain"]["interfaces"][0]["mac"]
-    _f, applied, _l = four_steps(connection, params(name=prefix + "x", xml=xml.replace(">64<", ">80<"), state="present"))
+    _f, applied, _l = four_steps(reconcile, params(name=prefix + "x", xml=xml.replace(">64<", ">80<"), state="present"))
     assert applied["domain"]["memory_mib"] == 80 and applied["domain"]["interfaces"][0]["mac"] == mac
 
 
-def test_item_xml_ignores_structured_top_level_defaults(lab):
+def test_item_xml_ignores_structured_top_level_defaults(lab, reconcile):
     connection, prefix, volume = lab
     xml = "<domain type='qemu'><name>{0}x</name><memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>".format(prefix)
     specs = item_specs(params(domains=[dict(name=prefix + "x", xml=xml), dict(name=prefix + "y")], vcpus=2, memory="64"))
-    assert specs[0][1]["vcpus"] is None and specs[1][1]["vcpus"] == 2
-    assert specs[0][1]["state"] == "running" and specs[0][0] == "domains[0]."
+    assert specs[0]["vcpus"] is None and specs[1]["vcpus"] == 2
+    assert specs[0]["state"] == "running" and specs[0]["_prefix"] == "domains[0]."
 
 
-def test_shutdown_without_force_times_out_with_a_clear_error(lab):
+def test_shutdown_without_force_times_out_with_a_clear_error(lab, reconcile):
     # The test driver shuts down at once, so the timeout path is covered by
     # the integration target; here a shutoff domain needs no shutdown at all.
     connection, prefix, volume = lab
-    reconcile(connection, params(**guest(prefix, volume, state="present")), check_mode=False)
-    result = reconcile(connection, params(name=prefix + "g1", state="shutdown", shutdown_timeout=0), check_mode=False)
+    reconcile(params(**guest(prefix, volume, state="present")), check_mode=False)
+    result = reconcile(params(name=prefix + "g1", state="shutdown", shutdown_timeout=0), check_mode=False)
     assert not result["changed"] and result["domain"]["state"] == "shutoff"
 
 

@@ -15,11 +15,8 @@ import json
 import libvirt
 import pytest
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain import (
-    ITEM_KEYS,
-    reconcile,
-    secret_values,
-)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_secrets import secret_values
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_spec import ITEM_KEYS
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml import (
     MASK,
     compare,
@@ -27,7 +24,6 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml impo
     mask_text,
     secrets_in,
 )
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse, to_string
 
 URI = "test:///default"
@@ -62,9 +58,9 @@ def no_secret(result, *secrets):
         assert secret not in text
 
 
-def steps(connection, p, *secrets):
+def steps(reconcile, p, *secrets):
     """The four steps, each result checked for the secrets; returns them."""
-    results = [reconcile(connection, p, check_mode=check) for check in (True, False, True, False)]
+    results = [reconcile(p, check_mode=check) for check in (True, False, True, False)]
     for result in results:
         no_secret(result, *secrets)
     assert [r["changed"] for r in results] == [True, True, False, False]
@@ -72,9 +68,9 @@ def steps(connection, p, *secrets):
     return results
 
 
-def test_new_domain_with_password_four_steps(lab):
+def test_new_domain_with_password_four_steps(lab, reconcile):
     connection, prefix, _volume = lab
-    first, applied, _again, _last = steps(connection, params(**guest(prefix, graphics_password=PW1, graphics_listen="127.0.0.1")), PW1)
+    first, applied, _again, _last = steps(reconcile, params(**guest(prefix, graphics_password=PW1, graphics_listen="127.0.0.1")), PW1)
     assert "passwd=\"{0}\"".format(MASK) in first["diff"]["after"]["definition"]
     graphics = secure_graphics(connection, prefix + "g")
     assert graphics.get("passwd") == PW1
@@ -82,60 +78,60 @@ def test_new_domain_with_password_four_steps(lab):
     assert applied["domain"]["graphics"] == ["vnc"]
 
 
-def test_password_change_is_detected_and_masked(lab):
+def test_password_change_is_detected_and_masked(lab, reconcile):
     connection, prefix, _volume = lab
-    reconcile(connection, params(**guest(prefix, graphics_password=PW1)), check_mode=False)
-    first, _a, _g, _l = steps(connection, params(**guest(prefix, graphics_password=PW2)), PW1, PW2)
-    assert first["diff"] == {"before": {"domain/devices/graphics[vnc]/@passwd": MASK},
-                             "after": {"domain/devices/graphics[vnc]/@passwd": MASK + " (new)"}}
+    reconcile(params(**guest(prefix, graphics_password=PW1)), check_mode=False)
+    first, _a, _g, _l = steps(reconcile, params(**guest(prefix, graphics_password=PW2)), PW1, PW2)
+    assert (first["diff"]["before"], first["diff"]["after"]) == ({"domain/devices/graphics[vnc]/@passwd": MASK},
+                                                                 {"domain/devices/graphics[vnc]/@passwd": MASK + " (new)"})
     assert secure_graphics(connection, prefix + "g").get("passwd") == PW2
 
 
-def test_password_set_on_an_existing_domain_and_removed(lab):
+def test_password_set_on_an_existing_domain_and_removed(lab, reconcile):
     connection, prefix, _volume = lab
-    reconcile(connection, params(**guest(prefix)), check_mode=False)
-    first = steps(connection, params(**guest(prefix, graphics_password=PW1)), PW1)[0]
+    reconcile(params(**guest(prefix)), check_mode=False)
+    first = steps(reconcile, params(**guest(prefix, graphics_password=PW1)), PW1)[0]
     assert first["diff"]["before"] == {"domain/devices/graphics[vnc]/@passwd": None}
     assert secure_graphics(connection, prefix + "g").get("passwd") == PW1
-    first = steps(connection, params(**guest(prefix, graphics_password="")), PW1)[0]
+    first = steps(reconcile, params(**guest(prefix, graphics_password="")), PW1)[0]
     assert first["diff"]["after"] == {"domain/devices/graphics[vnc]/@passwd": None}
     assert secure_graphics(connection, prefix + "g").get("passwd") is None
 
 
-def test_other_updates_keep_the_password(lab):
+def test_other_updates_keep_the_password(lab, reconcile):
     # Without the secure XML, a redefinition for another change dropped the password.
     connection, prefix, _volume = lab
-    reconcile(connection, params(**guest(prefix, graphics_password=PW1)), check_mode=False)
-    steps(connection, params(**guest(prefix, vcpus=2)), PW1)
-    steps(connection, params(**guest(prefix, vcpus=3, graphics_listen="0.0.0.0")), PW1)
+    reconcile(params(**guest(prefix, graphics_password=PW1)), check_mode=False)
+    steps(reconcile, params(**guest(prefix, vcpus=2)), PW1)
+    steps(reconcile, params(**guest(prefix, vcpus=3, graphics_listen="0.0.0.0")), PW1)
     graphics = secure_graphics(connection, prefix + "g")
     assert graphics.get("passwd") == PW1 and graphics.get("listen") == "0.0.0.0"
     assert graphics.find("listen").get("address") == "0.0.0.0"
 
 
-def test_password_in_user_xml(lab):
+def test_password_in_user_xml(lab, reconcile):
     connection, prefix, _volume = lab
     xml = ("<domain type='qemu'><name>{0}x</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type>hvm</type></os>"
            "<devices><graphics type='spice' passwd='{1}'/></devices></domain>")
     p = params(name=prefix + "x", state="present", xml=xml.format(prefix, PW1))
     assert secret_values(p) == {PW1}
-    first = steps(connection, p, PW1)[0]
+    first = steps(reconcile, p, PW1)[0]
     assert MASK in first["diff"]["after"]["definition"]
     assert secure_graphics(connection, prefix + "x").get("passwd") == PW1
-    first = steps(connection, params(name=prefix + "x", state="present", xml=xml.format(prefix, PW2)), PW1, PW2)[0]
+    first = steps(reconcile, params(name=prefix + "x", state="present", xml=xml.format(prefix, PW2)), PW1, PW2)[0]
     assert first["diff"]["after"] == {"domain/devices/graphics[spice]/@passwd": MASK + " (new)"}
     assert secure_graphics(connection, prefix + "x").get("passwd") == PW2
 
 
-def test_domains_items_with_passwords(lab):
+def test_domains_items_with_passwords(lab, reconcile):
     connection, prefix, _volume = lab
     items = [dict(name=prefix + "a", graphics_password=PW1), dict(name=prefix + "b")]
-    first = steps(connection, params(domains=items, virt_type="qemu", memory="64", state="present", graphics="vnc"), PW1)[0]
+    first = steps(reconcile, params(domains=items, virt_type="qemu", memory="64", state="present", graphics="vnc"), PW1)[0]
     assert [r["changed"] for r in first["domains"]] == [True, True]
     assert secure_graphics(connection, prefix + "a").get("passwd") == PW1
     assert secure_graphics(connection, prefix + "b").get("passwd") is None
     items[1]["graphics_password"] = PW2
-    result = reconcile(connection, params(domains=items, virt_type="qemu", memory="64", state="present", graphics="vnc"), False)
+    result = reconcile(params(domains=items, virt_type="qemu", memory="64", state="present", graphics="vnc"), False)
     no_secret(result, PW1, PW2)
     assert [r["changed"] for r in result["domains"]] == [False, True]
 
@@ -147,10 +143,10 @@ def test_domains_items_with_passwords(lab):
     (dict(graphics_listen=" "), "graphics_listen"),
     (dict(graphics_password=PW1 + "9"), "graphics_password"),  # libvirt refuses a VNC password over 8 characters
 ])
-def test_bad_graphics_options_name_the_field_not_the_value(lab, bad, field):
+def test_bad_graphics_options_name_the_field_not_the_value(lab, reconcile, bad, field):
     connection, prefix, _volume = lab
-    with pytest.raises(ValidationError) as err:
-        reconcile(connection, params(**guest(prefix, **bad)), check_mode=False)
+    with pytest.raises(reconcile.Failed) as err:
+        reconcile(params(**guest(prefix, **bad)), check_mode=False)
     assert err.value.field == field
     assert PW1 not in str(err.value) and "q7Zx" not in str(err.value)
     assert not [d for d in connection.conn.listAllDomains() if d.name().startswith(prefix)]
@@ -183,12 +179,12 @@ def test_mask_helpers():
     assert secret_values(dict(xml="<domain", domains=[dict(xml=ACTUAL.format(PW2)), dict(xml=None)])) == {PW2}
 
 
-def test_listen_address_replaces_a_network_listen(lab):
+def test_listen_address_replaces_a_network_listen(lab, reconcile):
     # Merging an address into <listen type='network'> gives XML libvirt refuses.
     connection, prefix, _volume = lab
     connection.conn.defineXML("<domain type='test'><name>{0}n</name><memory>65536</memory><os><type>hvm</type></os><devices>"
                               "<graphics type='vnc'><listen type='network' network='default'/></graphics></devices></domain>".format(prefix))
-    first = steps(connection, params(name=prefix + "n", state="present", graphics="vnc", graphics_listen="0.0.0.0"))[0]
+    first = steps(reconcile, params(name=prefix + "n", state="present", graphics="vnc", graphics_listen="0.0.0.0"))[0]
     assert first["diff"]["before"]["domain/devices/graphics[vnc]/listen"] == [{"type": "network", "network": "default"}]
     graphics = secure_graphics(connection, prefix + "n")
     assert [dict(listen.attrib) for listen in graphics.findall("listen")] == [{"type": "address", "address": "0.0.0.0"}]

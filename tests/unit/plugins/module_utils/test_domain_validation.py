@@ -13,18 +13,13 @@ import uuid
 import libvirt
 import pytest
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain import (
-    ITEM_KEYS,
-    Resolver,
-    check_text,
-    reconcile,
-    refused_fields,
-    secret_values,
-    shown,
-    validate_ifname,
-    validate_name,
-    vcpu_limit,
-)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_errors import refused_fields
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_secrets import secret_values
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_spec import ITEM_KEYS, Resolver, vcpu_limit
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._validate import ifname as validate_ifname
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._validate import name as validate_name
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._validate import shown
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._validate import text as check_text
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError, ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import Connection
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse
@@ -129,14 +124,14 @@ def bad_cases(prefix, volume):
     ]
 
 
-def test_invalid_inputs_fail_naming_the_field_before_anything_is_touched(lab):
+def test_invalid_inputs_fail_naming_the_field_before_anything_is_touched(lab, reconcile):
     connection, prefix, volume = lab
     cases = bad_cases(prefix, volume)
     problems = []
     for args, field in cases:
         try:
-            reconcile(connection, params(**args), check_mode=False)
-        except KvmError as e:
+            reconcile(params(**args), check_mode=False)
+        except reconcile.Failed as e:
             message = str(e)
             if not message.startswith(field + ": ") or len(message.splitlines()) != 1:
                 problems.append((field, message))
@@ -148,15 +143,15 @@ def test_invalid_inputs_fail_naming_the_field_before_anything_is_touched(lab):
     assert len(cases) == 29
 
 
-def test_a_valid_run_still_works_after_validation(lab):
+def test_a_valid_run_still_works_after_validation(lab, reconcile):
     connection, prefix, volume = lab
     args = dict(name=prefix + "ok", virt_type="qemu", memory="64", state="present", machine="pc", vcpus=2,
                 disks=[dict(pool=POOL, volume=volume, target="hdc", bus="sata")], cdrom=dict(pool=POOL, volume=volume, target="sdz"),
                 interfaces=[dict(network="default", mac="52:54:00:12:34:56")])
-    result = reconcile(connection, params(**args), check_mode=False)
+    result = reconcile(params(**args), check_mode=False)
     assert result["changed"] and mine(connection, prefix) == [prefix + "ok"]
     assert [d["target"] for d in result["domain"]["disks"]] == ["hdc", "sdz"]
-    assert not reconcile(connection, params(**args), check_mode=False)["changed"]
+    assert not reconcile(params(**args), check_mode=False)["changed"]
 
 
 def test_secret_values_ignores_xml_that_does_not_encode():
@@ -165,22 +160,24 @@ def test_secret_values_ignores_xml_that_does_not_encode():
 
 # ---------------------------------------------------------------- libvirt's refusals at define time
 
-def test_define_refusal_names_vcpus(lab):
+def test_define_refusal_names_vcpus(lab, reconcile):
     # The test driver has no domain capabilities: its refusal at define time is mapped.
     connection, prefix, _volume = lab
-    with pytest.raises(ValidationError) as err:
-        reconcile(connection, params(name=prefix + "n", virt_type="qemu", memory="64", vcpus=2 ** 32, state="present"), check_mode=False)
+    with pytest.raises(reconcile.Failed) as err:
+        reconcile(params(name=prefix + "n", virt_type="qemu", memory="64", vcpus=2 ** 32, state="present"), check_mode=False)
     assert str(err.value).startswith("vcpus: libvirt refused to define domain ")
     assert "maximum vcpus count must be an integer" in str(err.value)
     assert mine(connection, prefix) == []
 
 
-def test_define_refusal_names_the_disk_format(lab):
+def test_define_refusal_names_the_disk_format(lab, reconcile):
     connection, prefix, volume = lab
     items = [dict(name=prefix + "a"), dict(name=prefix + "b", disks=[dict(pool=POOL, volume=volume, format="bogus")])]
-    with pytest.raises(ValidationError) as err:
-        reconcile(connection, params(domains=items, virt_type="qemu", memory="64", state="present"), check_mode=False)
-    assert str(err.value).startswith("domains[1].disks[0].format: libvirt refused to define domain ")
+    with pytest.raises(reconcile.Failed) as err:
+        reconcile(params(domains=items, virt_type="qemu", memory="64", state="present"), check_mode=False)
+    # A run-time failure of an item: the runner names the item, then the field (issue 10).
+    assert str(err.value).startswith("domains[1] ({0}b): domains[1].disks[0].format: libvirt refused to define domain ".format(prefix))
+    assert [(d["name"], d["changed"]) for d in err.value.result["domains"]] == [(prefix + "a", True), (prefix + "b", False)]
     assert "'bogus'" in str(err.value)
 
 
@@ -258,7 +255,7 @@ def limit_of(connection, machine):
     (dict(vcpus="limit+1", machine="q35"), "vcpus", "must be at most {limit} with machine {machine} "),
     (dict(domains=[dict(name=NEW + "a"), dict(name=NEW + "b", vcpus="limit+1")]), "domains[1].vcpus", "must be at most {limit} "),
 ])
-def test_capabilities_refuse_before_anything_is_touched(qemu, args, field, words):
+def test_capabilities_refuse_before_anything_is_touched(qemu, reconcile, args, field, words):
     limit, machine = limit_of(qemu, args.get("machine") if args.get("machine") != "kvmops-no-such-machine" else None)
     p = dict(params(virt_type="qemu", memory="64", state="present"), uri="qemu:///system")
     if "domains" not in args:
@@ -267,20 +264,20 @@ def test_capabilities_refuse_before_anything_is_touched(qemu, args, field, words
     for item in [p] + (p["domains"] or []):
         if item.get("vcpus") == "limit+1":
             item["vcpus"] = limit + 1
-    with pytest.raises(ValidationError) as err:
-        reconcile(qemu, p, check_mode=False)
+    with pytest.raises(reconcile.Failed) as err:
+        reconcile(p, check_mode=False)
     assert str(err.value).startswith(field + ": ")
     assert words.format(limit=limit, machine=machine, vcpus=limit + 1) in str(err.value)
     assert len(str(err.value).splitlines()) == 1
     assert not [d for d in qemu.conn.listAllDomains() if d.name().startswith(NEW)]
 
 
-def test_capabilities_accept_what_libvirt_offers(qemu):
+def test_capabilities_accept_what_libvirt_offers(qemu, reconcile):
     resolver = Resolver(qemu)
     caps, refusal = resolver.domain_capabilities(None, "pc", "qemu")
     assert refusal is None and vcpu_limit(caps)[0] >= 1
     assert resolver.domain_capabilities(None, "pc", "qemu")[0] is caps  # cached
-    result = reconcile(qemu, dict(params(name=NEW, virt_type="qemu", memory="64", vcpus=vcpu_limit(caps)[0], machine="pc",
-                                         state="present"), uri="qemu:///system"), check_mode=True)
+    result = reconcile(dict(params(name=NEW, virt_type="qemu", memory="64", vcpus=vcpu_limit(caps)[0], machine="pc",
+                                   state="present"), uri="qemu:///system"), check_mode=True)
     assert result["changed"] and result["domain"]["vcpus"] == vcpu_limit(caps)[0]
     assert qemu.domain(NEW) is None
