@@ -165,13 +165,17 @@ volume:
       type: str
       sample: qcow2
 actions:
-  description: The writes the run made (or in check mode would make), in order. Returned by the single form.
-  returned: when O(name) is given
+  description:
+    - The writes the run made (or in check mode would make), in order. With O(volumes), each is prefixed with the
+      item's name and a colon.
+  returned: always
   type: list
   elements: str
   sample: ["create volume store/vm1.qcow2"]
 volumes:
-  description: One result per item of O(volumes), in order.
+  description:
+    - One result per item of O(volumes), in order. When an item fails while it is applied, the items before it are
+      listed as applied and the failed one with C(failed), C(msg) and the actions it completed; the task fails.
   returned: when O(volumes) is given
   type: list
   elements: dict
@@ -192,39 +196,38 @@ volumes:
       description: The volume, as RV(volume).
       type: dict
     actions:
-      description: The writes for this item, as RV(actions).
+      description: The writes for this item, as RV(actions) (without the name prefix).
       type: list
       elements: str
     diff:
-      description: Before/after of what differs for this item (only with C(--diff)).
+      description: Before/after of what differs for this item, with its headers (only with C(--diff)).
       type: dict
+diff:
+  description:
+    - With C(--diff), before/after of what differs. With O(volumes), a list of one such dict per changed item,
+      each with C(before_header) and C(after_header) naming the volume, so C(--diff) prints them all.
+  returned: with C(--diff)
+  type: raw
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS, run_legacy as run
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._volume import OPTIONS, VolumeManager, VolumeSpec
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS, run
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._volume import VolumeBackend
 
 
 def main():
-    argument_spec = dict(
+    item = dict(
         pool=dict(type="str"),
-        name=dict(type="str"),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
+        name=dict(type="str", required=True),
+        state=dict(type="str", choices=["present", "absent"]),
         capacity=dict(type="raw"),
         format=dict(type="str", choices=["qcow2", "raw", "iso"]),
         src=dict(type="path"),
         checksum=dict(type="str"),
-        volumes=dict(type="list", elements="dict", options=dict(
-            pool=dict(type="str"),
-            name=dict(type="str", required=True),
-            state=dict(type="str", choices=["present", "absent"]),
-            capacity=dict(type="raw"),
-            format=dict(type="str", choices=["qcow2", "raw", "iso"]),
-            src=dict(type="path"),
-            checksum=dict(type="str"),
-        )),
     )
+    argument_spec = dict(item, name=dict(type="str"), state=dict(type="str", choices=["present", "absent"], default="present"),
+                         volumes=dict(type="list", elements="dict", options=item))
     argument_spec.update(CONNECTION_ARGS)
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -232,31 +235,7 @@ def main():
         required_one_of=[["name", "volumes"]],
         supports_check_mode=True,
     )
-
-    def reconcile(connection):
-        params = module.params
-        if params["volumes"] is None:
-            specs = [VolumeSpec.from_params(params)]
-        else:
-            defaults = dict((key, params[key]) for key in OPTIONS)
-            specs = [VolumeSpec.from_params(item, defaults, prefix="volumes[{0}].".format(index))
-                     for index, item in enumerate(params["volumes"])]
-        results = VolumeManager(connection, module.check_mode).reconcile(specs)
-        for item in results:
-            if not module._diff:
-                item.pop("diff")
-        if params["volumes"] is None:
-            item = results[0]
-            result = dict(changed=item["changed"], volume=item["volume"], actions=item["actions"])
-            if module._diff:
-                result["diff"] = item["diff"]
-            return result
-        result = dict(changed=any(item["changed"] for item in results), volumes=results)
-        if module._diff:
-            result["diff"] = [item["diff"] for item in results]
-        return result
-
-    run(module, reconcile)
+    run(module, VolumeBackend)
 
 
 if __name__ == "__main__":

@@ -7,21 +7,26 @@ runner's libvirtd, in a pool of this test's own under tmp_path."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
+import json
 import os
 import uuid
 
 import libvirt
 import pytest
+from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import NotFoundError, ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import Connection
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._plan import Plan
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._volume import (
-    VolumeManager,
-    VolumePlan,
+    VolumeBackend,
     VolumeSpec,
     sha256_file,
 )
+from ansible_collections.kvmops.hypervisor.plugins.modules import kvm_volume
 
 TEST_URI = "test:///default"
 TEST_POOL = "default-pool"
@@ -30,7 +35,9 @@ SYSTEM_URI = "qemu:///system"
 
 @pytest.fixture
 def connection():
+    """Open while the test runs: test:///default keeps its state while one connection to it is open."""
     conn = Connection(TEST_URI)
+    conn.open()
     yield conn
     conn.close()
 
@@ -47,10 +54,39 @@ def src(tmp_path):
     return path
 
 
+class ModuleFailed(Exception):
+    def __init__(self, result):
+        super().__init__(result["msg"])
+        self.result = result
+
+
+class _Planning:
+    """What a back end reads of its module when it only plans."""
+
+    params = {}
+    check_mode = True
+
+
+def run_module(args, check_mode=False):
+    """kvm_volume's main() in this process (AnsibleModule, the runner, the
+    back end), with --diff; its result, or ModuleFailed."""
+    out = io.StringIO()
+    with patch_module_args(dict(args, _ansible_check_mode=check_mode, _ansible_diff=True)):
+        with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+            kvm_volume.main()
+    result = json.loads(out.getvalue())
+    if result.get("failed"):
+        raise ModuleFailed(result)
+    return result
+
+
 def reconcile(connection, check_mode=False, **params):
     params.setdefault("pool", TEST_POOL)
-    [result] = VolumeManager(connection, check_mode).reconcile([VolumeSpec(**params)])
-    return result
+    return run_module(dict(params, uri=connection.uri), check_mode)
+
+
+def reconcile_list(connection, volumes, check_mode=False, **params):
+    return run_module(dict(params, volumes=volumes, uri=connection.uri), check_mode)
 
 
 def capacity_of(connection, pool, name):
@@ -150,7 +186,7 @@ def test_create_check_apply_and_rerun(connection, name):
 
 def test_shrink_fails_and_changes_nothing(connection, name):
     reconcile(connection, name=name, capacity="2M")
-    with pytest.raises(ValidationError, match=r"^capacity: .* 2097152 bytes; shrinking it to 1048576 bytes is not supported"):
+    with pytest.raises(ModuleFailed, match=r"^capacity: .* 2097152 bytes; shrinking it to 1048576 bytes is not supported"):
         reconcile(connection, name=name, capacity="1M")
     assert capacity_of(connection, TEST_POOL, name) == 2097152
 
@@ -173,25 +209,26 @@ def test_grow_is_planned(connection, name):
     ("raw", 1000, 1024, True),
 ])
 def test_capacity_comparison(connection, fmt, have, want, changed):
-    plan = VolumePlan(VolumeSpec(pool="p", name="v", capacity=want))
+    spec = VolumeSpec(pool="p", name="v", capacity=want)
+    plan = Plan("v")
     current = dict(capacity=have, format=fmt)
-    manager = VolumeManager(connection)
+    backend = VolumeBackend(_Planning(), connection)
     if changed is None:
         with pytest.raises(ValidationError, match="^capacity: "):
-            manager._plan_capacity(plan, None, current)
+            backend._plan_capacity(plan, spec, None, current)
     else:
-        manager._plan_capacity(plan, None, current)
+        backend._plan_capacity(plan, spec, None, current)
         assert plan.changed is changed
 
 
 def test_format_of_an_existing_volume_is_not_converted(connection, name):
     reconcile(connection, name=name, capacity="1M", format="qcow2")
-    with pytest.raises(ValidationError, match=r"^format: volume .* is qcow2"):
+    with pytest.raises(ModuleFailed, match=r"^format: volume .* is qcow2"):
         reconcile(connection, name=name, format="raw")
 
 
 def test_unknown_pool_fails(connection, name):
-    with pytest.raises(NotFoundError, match=r"^pool: storage pool kvmops-no-such-pool does not exist"):
+    with pytest.raises(ModuleFailed, match=r"^pool: storage pool kvmops-no-such-pool does not exist"):
         reconcile(connection, pool="kvmops-no-such-pool", name=name, capacity="1M")
 
 
@@ -199,14 +236,14 @@ def test_inactive_pool_fails(connection, name, tmp_path):
     pool_name = "u{0}-off".format(uuid.uuid4().hex[:8])
     connection.conn.storagePoolDefineXML(
         "<pool type='dir'><name>{0}</name><target><path>{1}</path></target></pool>".format(pool_name, tmp_path), 0)
-    with pytest.raises(ValidationError, match=r"^pool: storage pool .* is not active"):
+    with pytest.raises(ModuleFailed, match=r"^pool: storage pool .* is not active"):
         reconcile(connection, pool=pool_name, name=name, capacity="1M")
 
 
 def test_create_needs_capacity_or_src(connection, name):
-    with pytest.raises(ValidationError, match=r"^capacity: required to create"):
+    with pytest.raises(ModuleFailed, match=r"^capacity: required to create"):
         reconcile(connection, name=name)
-    with pytest.raises(ValidationError, match=r"^src: required to create .* with a checksum"):
+    with pytest.raises(ModuleFailed, match=r"^src: required to create .* with a checksum"):
         reconcile(connection, name=name, checksum="sha256:" + "0" * 64)
     assert connection.volume(connection.pool(TEST_POOL), name) is None
 
@@ -222,26 +259,21 @@ def test_absent(connection, name):
 
 
 def test_list_is_planned_whole_before_any_change(connection, name):
-    specs = [
-        VolumeSpec(pool=TEST_POOL, name=name, capacity="1M", prefix="volumes[0]."),
-        VolumeSpec(pool="kvmops-no-such-pool", name="b", capacity="1M", prefix="volumes[1]."),
-    ]
-    with pytest.raises(NotFoundError, match=r"^volumes\[1\]\.pool: "):
-        VolumeManager(connection).reconcile(specs)
+    volumes = [dict(pool=TEST_POOL, name=name, capacity="1M"), dict(pool="kvmops-no-such-pool", name="b", capacity="1M")]
+    with pytest.raises(ModuleFailed, match=r"^volumes\[1\]\.pool: "):
+        reconcile_list(connection, volumes)
     assert connection.volume(connection.pool(TEST_POOL), name) is None
 
 
 def test_list_rejects_duplicates(connection, name):
-    specs = [VolumeSpec(pool=TEST_POOL, name=name, capacity="1M", prefix="volumes[{0}].".format(i)) for i in range(2)]
-    with pytest.raises(ValidationError, match=r"^volumes\[1\]\.name: .* listed more than once"):
-        VolumeManager(connection).reconcile(specs)
+    volumes = [dict(pool=TEST_POOL, name=name, capacity="1M") for _i in range(2)]
+    with pytest.raises(ModuleFailed, match=r"^volumes\[1\]\.name: .* listed more than once"):
+        reconcile_list(connection, volumes)
 
 
 def test_list_results_per_item(connection, name):
     reconcile(connection, name=name, capacity="1M")
-    specs = [VolumeSpec(pool=TEST_POOL, name=name, capacity="1M"),
-             VolumeSpec(pool=TEST_POOL, name="x" + name, capacity="1M")]
-    results = VolumeManager(connection).reconcile(specs)
+    results = reconcile_list(connection, [dict(name=name, capacity="1M"), dict(name="x" + name, capacity="1M")], pool=TEST_POOL)["volumes"]
     assert [r["changed"] for r in results] == [False, True]
     assert [r["volume"]["name"] for r in results] == [name, "x" + name]
 
@@ -289,11 +321,11 @@ def test_upload_verify_and_rerun(system, src):
     assert not reconcile(connection, pool=pool, name="up.img", src=str(src))["changed"]
     # The local file read and the libvirt download agree.
     volume = connection.volume(connection.pool(pool), "up.img")
-    manager = VolumeManager(connection)
+    manager = VolumeBackend(_Planning(), connection).content
     assert manager.download_hash(volume, "up.img") == manager.volume_hash(volume, "up.img") == checksum[len("sha256:"):]
     # Without src, a matching checksum is unchanged; another one fails.
     assert not reconcile(connection, pool=pool, name="up.img", checksum=checksum)["changed"]
-    with pytest.raises(ValidationError, match=r"^checksum: volume .* has sha256:"):
+    with pytest.raises(ModuleFailed, match=r"^checksum: volume .* has sha256:"):
         reconcile(connection, pool=pool, name="up.img", checksum="sha256:" + "0" * 64)
 
 
@@ -302,8 +334,7 @@ def test_upload_that_does_not_verify_is_deleted(system, src):
     the checksum planned, so the new volume is deleted and the run fails."""
     connection, pool, path = system
     spec = VolumeSpec(pool=pool, name="race.img", src=str(src), checksum="sha256:" + sha256_file(str(src)))
-    manager = VolumeManager(connection)
-    plan = manager.plan(spec)
+    plan = VolumeBackend(_Planning(), connection).plan(spec)
     assert plan.changed
     src.write_bytes(os.urandom(256 * 1024))
     with pytest.raises(ValidationError, match=r"^checksum: volume .* after the upload, .*the volume was deleted"):

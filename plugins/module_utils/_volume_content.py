@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A volume's content: its sha256 (read from the file when libvirt is local,
+else downloaded through libvirt) and uploads of a file through a libvirt
+stream."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import libvirt
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._pool import is_local
+
+_CHUNK = 1024 * 1024
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def abort(stream):
+    try:
+        stream.abort()
+    except libvirt.libvirtError:
+        pass
+
+
+class Content:
+    """Hashes and streams over one connection.  A file's hash is kept for
+    the run (keyed by its identity and mtime), so planning twice (validate
+    every item, then plan each before applying it) reads it once."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        self._hashes = {}
+
+    def file_hash(self, path):
+        st = os.stat(path)
+        key = (path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        if key not in self._hashes:
+            self._hashes[key] = sha256_file(path)
+        return self._hashes[key]
+
+    def local_path(self, volume, label):
+        """The volume's file when libvirt runs on this host and it is readable, else None."""
+        if not is_local(self.connection.uri):
+            return None
+        path = self.connection.call("read volume {0}".format(label), volume.path)
+        return path if os.path.isfile(path) and os.access(path, os.R_OK) else None
+
+    def volume_hash(self, volume, label):
+        """sha256 of a volume's content: read from its file when libvirt is
+        local (about twice as fast), else downloaded through libvirt."""
+        path = self.local_path(volume, label)
+        if path is None:
+            return self.download_hash(volume, label)
+        try:
+            return self.file_hash(path)
+        except OSError as e:
+            raise KvmError("read volume {0}: {1}".format(label, e.strerror or e))
+
+    def download_hash(self, volume, label):
+        """sha256 of a volume's content, streamed through libvirt."""
+        digest = hashlib.sha256()
+        stream = self.connection.call("read volume {0}".format(label), self.connection.conn.newStream, 0)
+        try:
+            self.connection.call("download volume {0}".format(label), volume.download, stream, 0, 0, 0)
+            self.connection.call("download volume {0}".format(label), stream.recvAll, lambda _s, data, _o: digest.update(data), None)
+            self.connection.call("download volume {0}".format(label), stream.finish)
+        except KvmError:
+            abort(stream)
+            raise
+        return digest.hexdigest()
+
+    def upload(self, label, volume, path, size):
+        """Stream the file `path` (`size` bytes) into `volume`."""
+        try:
+            stream = self.connection.call(label, self.connection.conn.newStream, 0)
+            with open(path, "rb") as handle:
+                try:
+                    self.connection.call(label, volume.upload, stream, 0, size, 0)
+                    self.connection.call(label, stream.sendAll, lambda _s, nbytes, fh: fh.read(nbytes), handle)
+                    self.connection.call(label, stream.finish)
+                except KvmError:
+                    abort(stream)
+                    raise
+        except OSError as e:
+            raise KvmError("{0}: {1}".format(label, e.strerror or e))
