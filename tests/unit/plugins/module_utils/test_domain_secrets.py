@@ -14,6 +14,7 @@ import json
 
 import libvirt
 import pytest
+from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_secrets import secret_values
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_spec import ITEM_KEYS
@@ -25,6 +26,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml impo
     secrets_in,
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse, to_string
+from ansible_collections.kvmops.hypervisor.plugins.modules import kvm_domain
 
 URI = "test:///default"
 PW1 = "Pw1-q7Zx"
@@ -188,3 +190,53 @@ def test_listen_address_replaces_a_network_listen(lab, reconcile):
     assert first["diff"]["before"]["domain/devices/graphics[vnc]/listen"] == [{"type": "network", "network": "default"}]
     graphics = secure_graphics(connection, prefix + "n")
     assert [dict(listen.attrib) for listen in graphics.findall("listen")] == [{"type": "address", "address": "0.0.0.0"}]
+
+
+# ---------------------------------------------------------------- secrets in `xml` that does not parse (issue 11 item 7)
+
+BROKEN = [
+    # (xml as a user might get it wrong, the secrets in it)
+    ("<domain><devices><graphics type='vnc' passwd='{0}'></devices></domain>", {PW1}),           # tag mismatch
+    ("<domain><devices><graphics type='vnc' passwd=\"{0}\"/></devices>", {PW1}),                 # unclosed root
+    ("<domain><devices><graphics type='vnc' passwd={0} /></devices></domain>", {PW1}),           # unquoted
+    ("<domain><devices><graphics type='vnc' passwd='{0}", {PW1}),                                # cut short
+    ("<domain><devices><graphics type='spice' PASSWORD = '{0}'/>\x00</devices></domain>", {PW1}),  # NUL, case
+    ("<domain><secret type='passphrase'>{0}</secret><secret>{1}", {PW1, PW2}),                   # element texts
+    ("<domain><ns:password xmlns:ns='urn:x'><![CDATA[{0}]]></ns:password>\ud800</domain>", {PW1}),  # CDATA, surrogate
+]
+
+
+@pytest.mark.parametrize("xml, secrets", BROKEN)
+def test_secret_values_in_xml_that_does_not_parse(xml, secrets):
+    text = xml.format(PW1, PW2)
+    with pytest.raises((etree_error(), ValueError)):
+        parse(text)
+    assert secrets <= secret_values(dict(xml=text, domains=None))
+    assert secrets <= secret_values(dict(xml=None, domains=[dict(xml=None), dict(xml=text)]))
+
+
+def etree_error():
+    from lxml import etree
+    return etree.XMLSyntaxError
+
+
+def test_secret_values_in_xml_that_parses():
+    xml = ("<domain><devices><graphics type='vnc' passwd='{0}'/><disk><auth username='u'><secret type='ceph' usage='x'/>"
+           "</auth></disk></devices><x:secret xmlns:x='urn:x'> {1} </x:secret></domain>").format(PW1, PW2)
+    assert secret_values(dict(xml=xml, domains=None)) >= {PW1, PW2}
+    assert "u" not in secret_values(dict(xml=xml, domains=None)) and "" not in secret_values(dict(xml=xml, domains=None))
+    assert secret_values(dict(xml="<domain><name>x</name></domain>", domains=None)) == set()
+
+
+def test_a_broken_xml_fails_and_its_password_is_not_printed(lab, capsys):
+    """Through AnsibleModule's own fail_json: the invocation it prints holds `xml`, masked."""
+    _connection, prefix, _volume = lab
+    xml = "<domain type='qemu'><name>{0}b</name><devices><graphics type='vnc' passwd='{1}'></devices></domain>".format(prefix, PW1)
+    with patch_module_args(dict(name=prefix + "b", uri=URI, state="present", xml=xml, _ansible_verbosity=3)):
+        with pytest.raises(SystemExit):
+            kvm_domain.main()
+    out = capsys.readouterr().out
+    result = json.loads(out)
+    assert result["failed"] and result["msg"].startswith("xml: is not well-formed XML")
+    assert "passwd=" in result["invocation"]["module_args"]["xml"]
+    assert PW1 not in out
