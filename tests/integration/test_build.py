@@ -134,8 +134,7 @@ def test_ansible_doc_renders(release, module):
 
 
 def test_module_runs_from_installed_copy(release):
-    if "kvm_host_facts" not in MODULES:
-        pytest.skip("plugins/modules/kvm_host_facts.py does not exist yet")
+    assert "kvm_host_facts" in MODULES, "plugins/modules/kvm_host_facts.py is missing"
     env = _clean_env(release["cwd"], release["clean"])
     # The default callback: the json one lives in ansible.posix, which the clean path does not have.
     proc = _run(["ansible", "localhost", "-i", "localhost,", "-c", "local", "--one-line",

@@ -5,29 +5,27 @@
 #
 #   tests/lab/lint.sh                 everything ansible-lint auto-detects
 #   tests/lab/lint.sh roles/kvm_host  extra arguments go to ansible-lint
-#   tests/lab/lint.sh --core 2.16.19  the same with another ansible-core (the lowest the
-#                                     collection supports), from .cache/ansible-core-<version>
+#   tests/lab/lint.sh --core 2.21.5   the same with another ansible-core of the matrix, from
+#                                     .cache/ansible-core-<version> (tests/lab/core.sh)
 #
 # Offline (Galaxy is unreachable): ansible-lint installs nothing and finds
 # kvmops.hypervisor through ANSIBLE_COLLECTIONS_PATH / ansible.cfg, i.e. the
 # .cache/collections symlink that tests/lab/collection.sh makes.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
+source "$(dirname "$0")/core.sh"
 cd "$KVMOPS_ROOT"
 
 log_dir="$KVMOPS_ROOT/.cache/lint"
 if [[ "${1:-}" == --core ]]; then
   core=${2:?--core needs an ansible-core version, e.g. 2.16.19}
   shift 2
-  venv="$KVMOPS_ROOT/.cache/ansible-core-$core"
-  lint_pin=$(grep -E '^ansible-lint==' tests/requirements.txt)
-  if [[ ! -x "$venv/bin/ansible-lint" ]] || ! "$venv/bin/pip" show -q ansible-lint >/dev/null 2>&1; then
-    echo "lint: installing $lint_pin with ansible-core==$core into $venv"
-    [[ -x "$venv/bin/python" ]] || python3.11 -m venv "$venv"
-    mkdir -p "$log_dir"
-    "$venv/bin/pip" install -q --disable-pip-version-check "ansible-core==$core" "$lint_pin" >"$log_dir/pip-$core.log" 2>&1 \
-      || { cat "$log_dir/pip-$core.log"; exit 1; }
+  if ! core_python "$core" >/dev/null; then
+    core_missing "ansible-lint-$core" "no Python for ansible-core $core (2.20+ needs 3.12 or 3.13: pyenv prefix 3.13 / 3.12 found none)"
+    exit $?
   fi
+  venv=$(core_venv "$core" "$(grep -E '^ansible-lint==' tests/requirements.txt)") \
+    || { echo "lint: could not make the ansible-core $core venv" >&2; exit 1; }
   export PATH="$venv/bin:$PATH"
   log_dir="$log_dir/$core"
 fi

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Tier "sanity": ansible-test sanity on the collection, placed in an
-# ansible_collections/kvmops/hypervisor tree (tests/lab/collection.sh --copy).
+# ansible_collections/kvmops/hypervisor tree of its own per ansible-core
+# (.cache/sanity/<core>/tree.XXXXXX/..., removed at exit), so runs can go on at once.
 #
-#   tests/lab/sanity.sh                   every sanity test, Python 3.11 only, with the
-#                                         ansible-test of .venv (ansible-core 2.19)
+#   tests/lab/sanity.sh                   every sanity test with the ansible-test of .venv
+#                                         (ansible-core 2.19, Python 3.11)
 #   tests/lab/sanity.sh --test pep8 ...   extra arguments go to ansible-test
-#   tests/lab/sanity.sh --core 2.16.19    the same with another ansible-core (the lowest
-#                                         the collection supports), from .cache/ansible-core-<version>
+#   tests/lab/sanity.sh --core 2.21.5     the same with another ansible-core of the matrix, from
+#                                         .cache/ansible-core-<version> (tests/lab/core.sh), on the
+#                                         Python that core needs (3.11 before 2.20, else 3.13/3.12)
 #
 # ansible-test runs most sanity tests in virtual environments of its own
 # (~/.ansible/test/venv, cached by the hash of their requirements) and puts
@@ -16,26 +18,26 @@
 # the same pinned pip from PyPI.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
+source "$(dirname "$0")/core.sh"
 cd "$KVMOPS_ROOT"
 
-python_version=3.11
 ca_bundle=/etc/ssl/certs/ca-certificates.crt
-log_dir="$KVMOPS_ROOT/.cache/sanity"
+label=default
 if [[ "${1:-}" == --core ]]; then
   core=${2:?--core needs an ansible-core version, e.g. 2.16.19}
   shift 2
-  venv="$KVMOPS_ROOT/.cache/ansible-core-$core"
-  if [[ ! -x "$venv/bin/ansible-test" ]]; then
-    echo "sanity: creating $venv (ansible-core==$core)"
-    rm -rf "$venv"
-    "python$python_version" -m venv "$venv"
-    mkdir -p "$log_dir"
-    "$venv/bin/pip" install -q --disable-pip-version-check "ansible-core==$core" >"$log_dir/pip-$core.log" 2>&1 \
-      || { cat "$log_dir/pip-$core.log"; exit 1; }
+  label=$core
+  if ! core_python "$core" >/dev/null; then
+    core_missing "sanity-$core" "no Python for ansible-core $core (2.20+ needs 3.12 or 3.13: pyenv prefix 3.13 / 3.12 found none)"
+    exit $?
   fi
+  venv=$(core_venv "$core") || { echo "sanity: could not make the ansible-core $core venv" >&2; exit 1; }
   export PATH="$venv/bin:$PATH"
-  log_dir="$log_dir/$core"
 fi
+python_version=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+# ansible-test looks for pythonX.Y on PATH: the venv's bin (first on PATH) has it; the
+# pyenv shim of that name further down fails while pyenv's global version is another one.
+log_dir="$KVMOPS_ROOT/.cache/sanity/$label"
 mkdir -p "$log_dir"
 log="$log_dir/ansible-test.log"
 issues="$log_dir/issues.txt"
@@ -75,7 +77,8 @@ for v in "${pip_versions[@]}"; do
     echo "sanity: $f exists and is not ours; using it"
     continue
   fi
-  cat > "$f.tmp" <<PY
+  tmp=$(mktemp "$f.XXXXXX")  # sanity tiers of two cores may seed at the same time
+  cat > "$tmp" <<PY
 $marker
 # ansible-test runs this as get-pip.py: argv = pip options + "pip==$v" [--no-setuptools] [--no-wheel].
 # The real script is downloaded from ci-files.testing.ansible.com, which is unreachable here.
@@ -100,16 +103,24 @@ subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet"] + args
 if "--no-setuptools" in sys.argv[1:] and not had_setuptools and installed("setuptools"):
     subprocess.check_call([sys.executable, "-m", "pip", "uninstall", "--quiet", "--yes", "setuptools"], env=env)
 PY
-  if ! cmp -s "$f.tmp" "$f"; then
-    mv "$f.tmp" "$f"
+  if ! cmp -s "$tmp" "$f"; then
+    mv "$tmp" "$f"
     echo "sanity: seeded $f (pip $v via ensurepip + PyPI)"
   else
-    rm -f "$f.tmp"
+    rm -f "$tmp"
   fi
 done
 
-tests/lab/collection.sh --copy
-cd build/ansible_collections/kvmops/hypervisor
+# A real tree of the tracked (and new, not ignored) files; ansible-test lists files through git.
+tests/lab/collection.sh >/dev/null
+# One tree per run (other runs of this script may be going on in the same checkout), removed at exit.
+top=$(mktemp -d "$log_dir/tree.XXXXXX")
+trap 'rm -rf "$top"' EXIT
+tree="$top/ansible_collections/kvmops/hypervisor"
+mkdir -p "$tree"
+git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parents -P {} "$tree"/ 2>/dev/null || true
+(cd "$tree" && git init -q && git add -A)
+cd "$tree"
 
 start=$(date +%s)
 set +e
@@ -120,6 +131,7 @@ secs=$(( $(date +%s) - start ))
 
 echo "----- sanity: ansible-test $(ansible-test --version | awk '{print $NF}'), python $python_version, ${secs}s (full log: ${log#"$KVMOPS_ROOT"/})"
 # Per test, from ansible-test's junit results: ok / skipped (with its reason) / FAILED with every issue.
+set +e
 python - tests/output/junit "$issues" <<'PY'
 import glob, os, sys
 import xml.etree.ElementTree as ET
@@ -129,6 +141,7 @@ for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.xml"))):
         cases.append(case)
 counts = {"ok": 0, "skipped": 0, "FAILED": 0}
 issues = []
+skips = []
 for case in cases:
     name = case.get("name")
     failures = case.findall("failure") + case.findall("error")
@@ -139,8 +152,13 @@ for case in cases:
         counts["FAILED"] += 1
         issues += ["%s: %s" % (name, l) for l in lines]
     elif skipped is not None:
-        status = "skipped: " + (skipped.text or skipped.get("message") or "").strip()
+        reason = (skipped.text or skipped.get("message") or "").strip()
+        status = "skipped: " + reason
         counts["skipped"] += 1
+        # "No tests applicable." (no PowerShell, no empty __init__.py) is not a missing
+        # component; any other skip (a tool not installed) is, and fails under KVMOPS_REQUIRE_ALL.
+        if reason != "No tests applicable.":
+            skips.append((name, reason))
     else:
         status = "ok"
         counts["ok"] += 1
@@ -148,6 +166,13 @@ for case in cases:
 print("  %d tests: %d ok, %d skipped, %d failed" % (len(cases), counts["ok"], counts["skipped"], counts["FAILED"]))
 with open(sys.argv[2], "w", encoding="utf-8") as out:
     out.write("".join(l + "\n" for l in issues))
+require_all = os.environ.get("KVMOPS_REQUIRE_ALL", "") not in ("", "0")
+if os.environ.get("KVMOPS_SKIP_LOG"):
+    with open(os.environ["KVMOPS_SKIP_LOG"], "a", encoding="utf-8") as out:
+        for name, reason in skips:
+            out.write("%s\tsanity %s\t%s\n" % ("FAILED" if require_all else "skip", name, " ".join(reason.split())))
+if skips and require_all:
+    issues += ["%s: skipped, and KVMOPS_REQUIRE_ALL=1 allows no skip: %s" % s for s in skips]
 if issues:
     per_file = {}
     for l in issues:
@@ -158,7 +183,14 @@ if issues:
     print("----- sanity issues (test: path:line:column: code: message)")
     for line in issues:
         print("  " + line)
+sys.exit(3 if skips and require_all else 0)
 PY
+summary_rc=$?
+set -e
+if ((summary_rc)) && ! ((rc)); then
+  echo "----- sanity: FAILED (a sanity test skipped, and KVMOPS_REQUIRE_ALL=1)"
+  exit 1
+fi
 if ((rc)); then
   echo "----- sanity: FAILED (ansible-test exit $rc)"
   # Errors that are not test results (a venv that could not be made, a crash) show only in the log.
