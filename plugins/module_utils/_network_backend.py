@@ -24,6 +24,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONCURRENT_RETRIES
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._network_spec import NetworkSpec
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._network_xml import (
+    DEFAULT_FORWARD,
     build_definition,
     definition_differences,
     dhcp_ranges,
@@ -67,6 +68,7 @@ def plan_definition(spec, inactive, live=None, active=False, autostart=False):
     network does not exist) and, when active, its live XML."""
     plan = NetworkChanges(spec)
     if inactive is None:
+        spec.check_forward(spec.forward or DEFAULT_FORWARD)
         plan.create = True
         plan.define_xml = build_definition(spec, None)
         _check_address(plan.define_xml)
@@ -206,6 +208,7 @@ class NetworkBackend(Backend):
                 live = parse(self._call("read network {0}".format(spec.name), network.XMLDesc, 0))
         changes = plan_definition(spec, inactive, live, active, autostart)
         self._check_bridge(spec, changes, live)
+        self._check_dev(spec, changes)
         self._check_subnet(spec, changes, live)
 
         plan = Plan(spec.name)
@@ -248,6 +251,14 @@ class NetworkBackend(Backend):
         if kind is not None and own != spec.bridge:
             raise ValidationError("bridge", "{0!r} is an existing host interface; with forward: {1} libvirt creates the bridge itself, "
                                   "so pick an unused name (e.g. virbr10)".format(spec.bridge, mode))
+
+    def _check_dev(self, spec, changes):
+        """Before any write: the host interface of a macvtap network exists."""
+        if spec.dev is None or changes.define_xml is None or forward_mode(changes.define_xml) != "macvtap":
+            return
+        if self._interface_type(spec.dev) is None:
+            raise NotFoundError("dev", "host interface {0!r} does not exist; give the host interface the guests share "
+                                "(e.g. eno1)".format(spec.dev))
 
     def _check_subnet(self, spec, changes, live):
         """Before any write: the ipv4 subnet of a network this run starts must

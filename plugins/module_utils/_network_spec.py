@@ -14,7 +14,9 @@ import re
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _network_xml, _validate
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import ValidationError
 
-FORWARD_MODES = ("nat", "route", "bridge", "isolated")
+FORWARD_MODES = ("nat", "route", "bridge", "isolated", "macvtap")
+# How guests share the host interface of a macvtap network (libvirt writes it as the forward mode).
+MACVTAP_MODES = _network_xml.MACVTAP_MODES
 
 _DNS_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 
@@ -91,12 +93,14 @@ class NetworkSpec:
     """What the user asked for, validated.  None means "not specified": such a
     field is neither compared nor changed on an existing network."""
 
-    def __init__(self, name, state="present", forward=None, bridge=None, ipv4=None, domain=None, mtu=None,
-                 autostart=True, active=True, restart=True):
+    def __init__(self, name, state="present", forward=None, bridge=None, ipv4=None, domain=None, mtu=None,  # pylint: disable=too-many-arguments
+                 autostart=True, active=True, restart=True, dev=None, macvtap_mode=None):
         self.name = name
         self.state = state
         self.forward = forward
         self.bridge = bridge
+        self.dev = dev
+        self.macvtap_mode = macvtap_mode
         self.ipv4 = ipv4
         self.domain = domain
         self.mtu = mtu
@@ -112,6 +116,8 @@ class NetworkSpec:
             state=params.get("state") or "present",
             forward=params.get("forward"),
             bridge=params.get("bridge"),
+            dev=params.get("dev"),
+            macvtap_mode=params.get("macvtap_mode"),
             ipv4=Ipv4Spec.from_params(ipv4) if ipv4 is not None else None,
             domain=params.get("domain"),
             mtu=params.get("mtu"),
@@ -132,6 +138,10 @@ class NetworkSpec:
             raise ValidationError("forward", "{0!r} is not one of {1}".format(self.forward, ", ".join(FORWARD_MODES)))
         if self.bridge is not None:
             _validate.ifname("bridge", self.bridge)
+        if self.dev is not None:
+            _validate.ifname("dev", self.dev)
+        if self.macvtap_mode is not None and self.macvtap_mode not in MACVTAP_MODES:
+            raise ValidationError("macvtap_mode", "{0!r} is not one of {1}".format(self.macvtap_mode, ", ".join(MACVTAP_MODES)))
         if self.mtu is not None:
             if isinstance(self.mtu, bool) or not isinstance(self.mtu, int) or not 68 <= self.mtu <= 65535:
                 raise ValidationError("mtu", "{0!r} is not an MTU; expected an integer from 68 to 65535".format(self.mtu))
@@ -151,6 +161,17 @@ class NetworkSpec:
     def check_forward(self, mode):
         """Options that only make sense with some forward modes.  Also called
         with the mode of the existing network when `forward` is not given."""
+        if mode == "macvtap":
+            if self.dev is None and self.forward == "macvtap":
+                raise ValidationError("dev", "is required with forward: macvtap (the host interface the guests share, e.g. eno1)")
+            for field in ("bridge", "ipv4", "domain", "mtu"):
+                if getattr(self, field) is not None:
+                    raise ValidationError(field, "is not supported with forward: macvtap (guests are on the network of the host "
+                                          "interface in dev)")
+            return
+        for field in ("dev", "macvtap_mode"):
+            if getattr(self, field) is not None:
+                raise ValidationError(field, "is only used with forward: macvtap (this network's forward mode is {0})".format(mode))
         if mode == "bridge":
             if self.bridge is None and self.forward == "bridge":
                 raise ValidationError("bridge", "is required with forward: bridge (the name of an existing host bridge, e.g. br0)")

@@ -19,6 +19,12 @@ DEFAULT_FORWARD = "nat"
 _NOT_IN_BRIDGE_MODE = ("ip", "dns", "domain", "mac", "mtu", "route")
 # Attributes of <bridge> libvirt refuses in bridge mode.
 _BRIDGE_ATTRS_NOT_IN_BRIDGE_MODE = ("stp", "delay", "zone", "macTableManager")
+# A macvtap network is written <forward mode='MACVTAP_MODE' dev='DEV'><interface dev='DEV'/></forward>:
+# libvirt's forward modes bridge (with interfaces, without a <bridge>), vepa, private, passthrough.
+MACVTAP_MODES = ("bridge", "vepa", "private", "passthrough")
+DEFAULT_MACVTAP_MODE = "bridge"
+# Elements of a network that a macvtap one has no use for (guests are on the host interface's network).
+_NOT_IN_MACVTAP = ("bridge", "ip", "dns", "domain", "mac", "mtu", "route")
 
 
 def desired(spec, forward=None):
@@ -30,8 +36,11 @@ def desired(spec, forward=None):
     root = etree.Element("network")
     etree.SubElement(root, "name").text = spec.name
     mode = spec.forward or forward
+    if mode is None and (spec.dev is not None or spec.macvtap_mode is not None):
+        mode = "macvtap"  # only allowed on a macvtap network (NetworkSpec.check_forward)
     if mode and mode != "isolated":
-        etree.SubElement(root, "forward", mode=mode)
+        # A new network (forward given) gets the default macvtap mode; a comparison only what was asked.
+        root.append(_forward_element(spec, mode, DEFAULT_MACVTAP_MODE if forward else None))
     if spec.bridge is not None:
         etree.SubElement(root, "bridge", name=spec.bridge)
     if spec.mtu is not None:
@@ -46,11 +55,42 @@ def desired(spec, forward=None):
     return root
 
 
+def _forward_element(spec, mode, macvtap_default=None):
+    """<forward> for `mode` (not isolated); for macvtap with the mode and dev the spec gives."""
+    if mode != "macvtap":
+        return etree.Element("forward", mode=mode)
+    forward = etree.Element("forward")
+    macvtap_mode = spec.macvtap_mode or macvtap_default
+    if macvtap_mode:
+        forward.set("mode", macvtap_mode)
+    if spec.dev is not None:
+        _set_dev(forward, spec.dev)
+    return forward
+
+
+def _set_dev(forward, dev):
+    forward.set("dev", dev)
+    for interface in forward.findall("interface"):
+        forward.remove(interface)
+    etree.SubElement(forward, "interface", dev=dev)
+
+
 def forward_mode(root):
+    """nat, route, bridge (a host bridge), isolated (no <forward>), macvtap, or libvirt's own word (open, hostdev)."""
     forward = root.find("forward")
     if forward is None:
         return "isolated"
-    return forward.get("mode") or "nat"  # libvirt's default when mode is omitted
+    mode = forward.get("mode") or "nat"  # libvirt's default when mode is omitted
+    if mode in MACVTAP_MODES and root.find("bridge") is None and (forward.get("dev") or forward.find("interface") is not None):
+        return "macvtap"
+    return mode
+
+
+def macvtap(root):
+    """(dev, macvtap mode) of a macvtap network's XML."""
+    forward = root.find("forward")
+    interface = forward.find("interface")
+    return forward.get("dev") or (interface.get("dev") if interface is not None else None), forward.get("mode")
 
 
 def _is_ipv4(ip):
@@ -102,6 +142,9 @@ def definition_differences(spec, actual):
     found = subset_differences(want, have)
     if spec.forward == "isolated" and have.find("forward") is not None:
         found.append(("network/forward", None, forward_mode(have)))
+    elif spec.forward is not None and forward_mode(have) != spec.forward and not any(p.startswith("network/forward") for p, _w, _h in found):
+        # Same attributes, another kind: <forward mode='bridge'> on a host bridge is not macvtap's.
+        found.append(("network/forward", spec.forward, forward_mode(have)))
     if spec.ipv4 is not None and spec.ipv4.has_dhcp:
         ranges = dhcp_ranges(have)
         if len(ranges) > 1:
@@ -122,7 +165,13 @@ def build_definition(spec, actual):
         for forward in root.findall("forward"):
             root.remove(forward)
         if mode != "isolated":
-            _insert_after(root, etree.Element("forward", mode=mode), ("uuid", "name"))
+            _insert_after(root, _forward_element(spec, mode, DEFAULT_MACVTAP_MODE), ("uuid", "name"))
+    elif mode == "macvtap":
+        forward = root.find("forward")
+        if spec.macvtap_mode is not None:
+            forward.set("mode", spec.macvtap_mode)
+        if spec.dev is not None:
+            _set_dev(forward, spec.dev)
     bridge = root.find("bridge")
     if old_mode == "bridge" and mode != "bridge" and spec.bridge is None and bridge is not None:
         # The old name is a host bridge; let libvirt pick a virbrN of its own.
@@ -132,6 +181,10 @@ def build_definition(spec, actual):
         if bridge is None:
             bridge = _insert_after(root, etree.Element("bridge"), ("forward", "uuid", "name"))
         bridge.set("name", spec.bridge)
+    if mode == "macvtap":
+        for tag in _NOT_IN_MACVTAP:
+            for element in root.findall(tag):
+                root.remove(element)
     if mode == "bridge":
         for tag in _NOT_IN_BRIDGE_MODE:
             for element in root.findall(tag):
@@ -201,7 +254,7 @@ def summary(root, active=None, autostart=None):
             dhcp_start=ranges[0].get("start") if ranges else None,
             dhcp_end=ranges[0].get("end") if ranges else None,
         )
-    return dict(
+    info = dict(
         name=root.findtext("name"),
         uuid=root.findtext("uuid"),
         forward=forward_mode(root),
@@ -212,10 +265,13 @@ def summary(root, active=None, autostart=None):
         active=active,
         autostart=autostart,
     )
+    if info["forward"] == "macvtap":
+        info["dev"], info["macvtap_mode"] = macvtap(root)
+    return info
 
 
 def flat(info):
-    flat = dict((key, info[key]) for key in ("forward", "bridge", "domain", "mtu"))
+    flat = dict((key, info.get(key)) for key in ("forward", "bridge", "dev", "macvtap_mode", "domain", "mtu"))
     for key in ("address", "prefix", "dhcp_start", "dhcp_end"):
         flat["ipv4." + key] = (info["ipv4"] or {}).get(key)
     return flat

@@ -41,10 +41,11 @@ options:
       - How guests on the network reach the outside.
       - V(nat) masquerades them behind the host (libvirt's C(default) network); V(route) routes the subnet without
         NAT; V(isolated) connects guests with each other and the host only; V(bridge) attaches guests to the existing
-        host bridge named in O(bridge).
+        host bridge named in O(bridge); V(macvtap) puts guests straight on the wire of the host interface named in
+        O(dev), each guest with a macvtap device of its own on it (no bridge, no NAT, no address of the host's).
       - When not given, an existing network keeps its mode and a new network gets V(nat).
     type: str
-    choices: [nat, route, bridge, isolated]
+    choices: [nat, route, bridge, isolated, macvtap]
   bridge:
     description:
       - With O(forward=bridge), the existing host bridge (for example C(br0) made by M(kvmops.hypervisor.kvm_bridge));
@@ -52,6 +53,22 @@ options:
       - Otherwise the name of the bridge libvirt creates for the network (at most 15 characters, for example
         C(virbr10)); it must not be an existing host interface. When not given, libvirt picks a free C(virbrN).
     type: str
+  dev:
+    description:
+      - With O(forward=macvtap), the host interface the guests' macvtap devices sit on (for example C(eno1));
+        required then, and the module fails naming O(dev) when the host has no such interface.
+      - Not allowed with another forward mode.
+    type: str
+  macvtap_mode:
+    description:
+      - With O(forward=macvtap), how guests on O(dev) reach each other.
+      - V(bridge) (the default of a new network) switches traffic between guests on the same O(dev) directly;
+        V(vepa) sends all of it to the external switch (which must reflect it, 802.1Qbg); V(private) is V(vepa)
+        without guest-to-guest traffic; V(passthrough) gives one guest the whole interface.
+      - Guests in V(bridge), V(vepa) and V(private) mode cannot reach the host itself through O(dev); that is how macvtap works.
+      - When not given, an existing macvtap network keeps its mode.
+    type: str
+    choices: [bridge, vepa, private, passthrough]
   ipv4:
     description:
       - The IPv4 address of the host on the network, and the DHCP range it serves.
@@ -154,6 +171,13 @@ EXAMPLES = r"""
       dhcp_start: 10.10.0.10
       dhcp_end: 10.10.0.99
 
+- name: Guests straight on the wire of eno1 (macvtap), switched between each other
+  kvmops.hypervisor.kvm_network:
+    name: wire
+    forward: macvtap
+    dev: eno1
+    macvtap_mode: bridge
+
 - name: Remove a network
   kvmops.hypervisor.kvm_network:
     name: lab
@@ -181,9 +205,19 @@ network:
       type: str
       sample: nat
     bridge:
-      description: Bridge the network uses.
+      description: Bridge the network uses; null for a macvtap network.
       type: str
       sample: virbr0
+    dev:
+      description: The host interface of a macvtap network.
+      type: str
+      returned: when the network's forward mode is V(macvtap)
+      sample: eno1
+    macvtap_mode:
+      description: The macvtap mode of a macvtap network.
+      type: str
+      returned: when the network's forward mode is V(macvtap)
+      sample: bridge
     ipv4:
       description: IPv4 address, prefix and first DHCP range; null when the network has no IPv4 address.
       type: dict
@@ -239,8 +273,10 @@ def main():
     argument_spec = dict(
         name=dict(type="str", required=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),
-        forward=dict(type="str", choices=["nat", "route", "bridge", "isolated"]),
+        forward=dict(type="str", choices=["nat", "route", "bridge", "isolated", "macvtap"]),
         bridge=dict(type="str"),
+        dev=dict(type="str"),
+        macvtap_mode=dict(type="str", choices=["bridge", "vepa", "private", "passthrough"]),
         ipv4=dict(
             type="dict",
             options=dict(
@@ -260,7 +296,7 @@ def main():
     argument_spec.update(CONNECTION_ARGS)
     module = AnsibleModule(
         argument_spec=argument_spec,
-        required_if=[["forward", "bridge", ["bridge"]]],
+        required_if=[["forward", "bridge", ["bridge"]], ["forward", "macvtap", ["dev"]]],
         supports_check_mode=True,
     )
 

@@ -316,6 +316,112 @@ def test_a_built_definition_has_no_differences_left(forward, bridge, ipv4, mtu, 
     assert definition_differences(s, parse(to_string(new))) == []
 
 
+# ---------------------------------------------------------------- macvtap (issue 14)
+
+MACVTAP_INACTIVE = """
+<network>
+  <name>lab</name>
+  <uuid>50518d8d-a241-4571-811c-8877e3060658</uuid>
+  <forward dev='veth1' mode='bridge'>
+    <interface dev='veth1'/>
+  </forward>
+</network>
+"""
+
+
+@pytest.mark.parametrize("params, field", [
+    (dict(forward="macvtap"), "dev"),
+    (dict(forward="macvtap", dev="veth:1"), "dev"),
+    (dict(forward="macvtap", dev="a" * 16), "dev"),
+    (dict(forward="macvtap", dev="veth1", macvtap_mode="trunk"), "macvtap_mode"),
+    (dict(forward="macvtap", dev="veth1", ipv4=dict(address="10.0.0.1")), "ipv4"),
+    (dict(forward="macvtap", dev="veth1", bridge="virbr7"), "bridge"),
+    (dict(forward="macvtap", dev="veth1", domain="lab.example"), "domain"),
+    (dict(forward="macvtap", dev="veth1", mtu=9000), "mtu"),
+    (dict(forward="nat", dev="veth1"), "dev"),
+    (dict(forward="isolated", macvtap_mode="vepa"), "macvtap_mode"),
+])
+def test_bad_macvtap_input_names_the_field(params, field):
+    with pytest.raises(ValidationError) as e:
+        spec(**params)
+    assert e.value.field == field
+
+
+def test_a_new_macvtap_network_is_written_as_libvirt_reads_it_back():
+    s = spec(forward="macvtap", dev="veth1")
+    new = build_definition(s, None)
+    forward = new.find("forward")
+    assert (forward.get("mode"), forward.get("dev"), [i.get("dev") for i in forward.findall("interface")]) == ("bridge", "veth1", ["veth1"])
+    assert new.find("bridge") is None and new.find("ip") is None
+    assert definition_differences(s, parse(MACVTAP_INACTIVE)) == []
+    info = summary(parse(MACVTAP_INACTIVE), True, True)
+    assert (info["forward"], info["dev"], info["macvtap_mode"], info["bridge"]) == ("macvtap", "veth1", "bridge", None)
+    plan = plan_definition(s, None)
+    assert plan.create and plan.predicted["forward"] == "macvtap" and plan.predicted["dev"] == "veth1"
+    assert plan.tracker.diff()["after"]["macvtap_mode"] == "bridge"
+
+
+def test_a_host_bridge_network_is_not_a_macvtap_one():
+    """<forward mode='bridge'> with a <bridge> is a host bridge, whatever else matches."""
+    assert summary(parse(BRIDGE_INACTIVE))["forward"] == "bridge" and "dev" not in summary(parse(BRIDGE_INACTIVE))
+    s = spec(forward="macvtap", dev="veth1", macvtap_mode="bridge")
+    found = definition_differences(s, parse(BRIDGE_INACTIVE))
+    assert found
+    new = build_definition(s, parse(BRIDGE_INACTIVE))
+    assert new.find("bridge") is None and summary(new)["forward"] == "macvtap"
+    assert definition_differences(s, parse(to_string(new))) == []
+
+
+def test_nat_to_macvtap_drops_what_a_macvtap_network_has_no_use_for():
+    s = spec(forward="macvtap", dev="veth1")
+    plan = plan_definition(s, parse(NAT_INACTIVE), parse(NAT_LIVE), True, True)
+    assert plan.restart
+    tags = [child.tag for child in plan.define_xml]
+    assert tags == ["name", "uuid", "forward"], tags
+    assert plan.define_xml.findtext("uuid") == "310984a9-0b22-4302-aa0c-e399577cfb60"
+    assert plan.tracker.diff()["after"]["forward"] == "macvtap" and plan.tracker.diff()["after"]["dev"] == "veth1"
+
+
+def test_macvtap_mode_and_dev_change_on_an_existing_network():
+    plan = plan_definition(spec(macvtap_mode="vepa"), parse(MACVTAP_INACTIVE), parse(MACVTAP_INACTIVE), True, True)
+    assert plan.restart and plan.tracker.diff() == {"before": {"macvtap_mode": "bridge"}, "after": {"macvtap_mode": "vepa"}}
+    assert plan.define_xml.find("forward").get("dev") == "veth1"
+    plan = plan_definition(spec(dev="veth2"), parse(MACVTAP_INACTIVE), None, False, True)
+    forward = plan.define_xml.find("forward")
+    assert (forward.get("mode"), forward.get("dev"), [i.get("dev") for i in forward.findall("interface")]) == ("bridge", "veth2", ["veth2"])
+    assert not plan_definition(spec(forward="macvtap", dev="veth1"), parse(MACVTAP_INACTIVE), parse(MACVTAP_INACTIVE), True, True).changed
+
+
+def test_options_of_an_existing_macvtap_network_follow_its_mode():
+    with pytest.raises(ValidationError) as e:
+        plan_definition(spec(ipv4=dict(address="10.0.0.1")), parse(MACVTAP_INACTIVE))
+    assert e.value.field == "ipv4"
+    with pytest.raises(ValidationError) as e:
+        plan_definition(spec(dev="veth1"), parse(NAT_INACTIVE))
+    assert e.value.field == "dev"
+    with pytest.raises(ValidationError) as e:  # back to NAT needs an address
+        plan_definition(spec(forward="nat"), parse(MACVTAP_INACTIVE))
+    assert e.value.field == "ipv4"
+
+
+def test_macvtap_on_the_test_driver(connection, name, run):
+    with pytest.raises(NotFoundError) as e:
+        plan_of(connection, name=name, forward="macvtap", dev="kvnosuchdev0")
+    assert e.value.field == "dev" and connection.network(name) is None
+    args = dict(name=name, forward="macvtap", dev="eth1", macvtap_mode="private")  # eth1: the test driver's NIC
+    try:
+        assert run(connection, check_mode=True, **args)["changed"] and connection.network(name) is None
+        created = run(connection, **args)
+        assert created["changed"] and created["actions"] == ["define network", "enable autostart", "start network"]
+        assert (created["network"]["forward"], created["network"]["dev"], created["network"]["macvtap_mode"]) == ("macvtap", "eth1", "private")
+        forward = xml_of(connection, name).find("forward")
+        assert forward.get("mode") == "private" and [i.get("dev") for i in forward.findall("interface")] == ["eth1"]
+        assert not run(connection, **args)["changed"]
+    finally:
+        if connection.network(name) is not None:
+            run(connection, name=name, state="absent")
+
+
 # ---------------------------------------------------------------- plans (pure)
 
 def test_plan_dhcp_change_on_a_running_network_is_a_live_update():
