@@ -43,6 +43,7 @@ options:
     description:
       - Also list the storage pools (with their volumes), the networks and the domains in C(libvirt.objects).
       - Volumes are libvirt's own list of an active pool; the pool is not refreshed.
+      - Each domain comes with its snapshots (name, creation time, state, parent, whether it is the current one).
     type: bool
     default: false
   sshd:
@@ -198,7 +199,11 @@ ansible_facts:
               (C(name), C(type), C(path), C(active), C(autostart), C(volumes) of an active pool with C(name),
               C(capacity) and C(allocation) in bytes), C(objects.networks) each network (C(name), C(active),
               C(autostart), C(bridge)) and C(objects.domains) each domain (C(name), C(state) such as
-              C(running) or C(shutoff), C(autostart), C(vcpus), C(memory_mib), C(virt_type)), sorted by name.
+              C(running) or C(shutoff), C(autostart), C(vcpus), C(memory_mib), C(virt_type), C(snapshots)), sorted by name.
+            - C(snapshots) lists a domain's snapshots, oldest first, with the names M(kvmops.hypervisor.kvm_snapshot)
+              returns - C(name), C(creation_time) (seconds since the epoch), C(created) (ISO 8601, UTC), C(state) (the
+              domain's state the snapshot holds, for example V(running) or V(shutoff); V(disk-snapshot) for an external
+              disk-only one), C(parent) (null for a root) and C(current).
           type: dict
           returned: always
           sample:
@@ -224,7 +229,10 @@ ansible_facts:
                   autostart: true
                   volumes: [{name: centos7.qcow2, capacity: 21474836480, allocation: 200704}]
               networks: [{name: default, active: true, autostart: true, bridge: virbr0}]
-              domains: [{name: centos7, state: running, autostart: true, vcpus: 4, memory_mib: 2048, virt_type: kvm}]
+              domains:
+                - {name: centos7, state: running, autostart: true, vcpus: 4, memory_mib: 2048, virt_type: kvm,
+                   snapshots: [{name: before-upgrade, creation_time: 1796038695, created: "2026-11-30T11:38:15Z",
+                                state: running, parent: null, current: true}]}
         qemu:
           description: The first of C(qemu-system-x86_64), C(qemu-kvm), C(/usr/libexec/qemu-kvm) found, and its version.
           type: dict

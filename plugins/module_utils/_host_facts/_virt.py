@@ -7,6 +7,7 @@ pools, networks and domains; the QEMU binary and its version."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 from xml.etree import ElementTree
@@ -126,7 +127,31 @@ def _domain(call, domain):
         vcpus=info[3],
         memory_mib=info[1] // 1024,
         virt_type=xml.get("type"),
+        snapshots=_snapshots(call, domain),
     )
+
+
+def _snapshots(call, domain):
+    """The domain's snapshots, oldest first (then by name), named as kvm_snapshot returns them
+    (name, creation_time in seconds since the epoch, created in ISO 8601 UTC,
+    state, parent, current).  Read with the standard library's ElementTree, as
+    everything here: this module must not need lxml."""
+    name = domain.name()
+    found = []
+    for snap in call("domain {0}: list snapshots".format(name), domain.listAllSnapshots, 0):
+        xml = ElementTree.fromstring(call("snapshot {0} of {1}: XML".format(snap.getName(), name), snap.getXMLDesc, 0))
+        created = xml.findtext("creationTime")
+        created = int(created) if created and created.isdigit() else None
+        found.append(dict(
+            name=xml.findtext("name"),
+            creation_time=created,
+            created=(datetime.datetime.fromtimestamp(created, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+                     if created is not None else None),
+            state=xml.findtext("state"),
+            parent=xml.findtext("parent/name"),
+            current=bool(call("snapshot {0} of {1}: is it current".format(snap.getName(), name), snap.isCurrent, 0)),
+        ))
+    return sorted(found, key=lambda s: (s["creation_time"] or 0, s["name"]))
 
 
 def qemu(host):

@@ -9,6 +9,7 @@ callable.  libvirt counts use libvirt's built-in test:///default driver.
 
 from __future__ import annotations
 
+import datetime
 import os
 import shutil
 from pathlib import Path
@@ -330,8 +331,33 @@ def test_objects_on_libvirt_test_driver():
                                                    allocation=3 * 1024 * 1024)])]
     assert objects["networks"] == [dict(name="default", active=True, autostart=False, bridge="virbr0")]
     assert objects["domains"] == [dict(name="test", state="running", autostart=False, vcpus=2, memory_mib=8192,
-                                       virt_type="test")]
+                                       virt_type="test", snapshots=[])]
     assert (lv["pools"], lv["networks"], lv["domains"]) == (1, 1, 1)
+
+
+def test_snapshots_per_domain_on_libvirt_test_driver():
+    """Issue 13: each listed domain carries its snapshots (name, creation time, state, parent, current), oldest first."""
+    libvirt = pytest.importorskip("libvirt")
+    conn = libvirt.open("test:///default")
+    domain = conn.lookupByName("test")
+    made = []
+    try:
+        for name in ("kvmops-unit-a", "kvmops-unit-b"):
+            made.append(domain.snapshotCreateXML("<domainsnapshot><name>{0}</name></domainsnapshot>".format(name), 0))
+        before = int(made[0].getXMLDesc(0).split("<creationTime>")[1].split("<")[0])
+        lv = reader("intel_vmx", libvirt=libvirt, uri="test:///default", objects=True).facts()["libvirt"]
+    finally:
+        for snap in reversed(made):
+            snap.delete(0)
+        conn.close()
+    snapshots = lv["objects"]["domains"][0]["snapshots"]
+    assert [s["name"] for s in snapshots] == ["kvmops-unit-a", "kvmops-unit-b"]
+    first, second = snapshots
+    assert first["parent"] is None and second["parent"] == "kvmops-unit-a"
+    assert first["state"] == second["state"] == "running"
+    assert (first["current"], second["current"]) == (False, True)
+    assert first["creation_time"] == before and second["creation_time"] >= before
+    assert first["created"] == datetime.datetime.fromtimestamp(before, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_no_objects_unless_asked():
