@@ -33,7 +33,7 @@ lane-sanity:
 	@rc=0; for t in sanity sanity-lowest sanity-newest; do $(MAKE) --no-print-directory $$t || rc=1; done; exit $$rc
 
 lane-other:
-	@rc=0; for t in lint lint-lowest lint-newest unit unit-lowest unit-newest; do \
+	@rc=0; for t in lint lint-lowest lint-newest unit unit-lowest unit-newest importer; do \
 	  $(MAKE) --no-print-directory $$t || rc=1; done; exit $$rc
 
 deps:
@@ -70,6 +70,10 @@ unit-lowest:
 
 unit-newest:
 	@$(TIER) unit-$(CORE_NEWEST) $(LAB)/unit.sh --core $(CORE_NEWEST)
+
+# Galaxy's importer on the tarball `make build` would make (its own venv, offline).
+importer:
+	@$(TIER) galaxy-importer $(LAB)/importer.sh
 
 integration:
 	@$(TIER) integration pytest -q -p no:cacheprovider tests/integration

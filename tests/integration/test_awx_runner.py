@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What AWX / Automation Controller needs (docs/awx.md).
 
-1. meta/execution-environment.yml is accepted by `ansible-builder create`, and
+1. execution-environment.yml is accepted by `ansible-builder create`, and
    the build context it writes installs the collection's Python requirements
    (requirements.txt) and system packages (bindep.txt).
 2. playbooks/site.yml runs through ansible-runner, the engine AWX runs every
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-EE_FILE = ROOT / "meta" / "execution-environment.yml"
+EE_FILE = ROOT / "execution-environment.yml"
 VENV_BIN = ROOT / ".venv" / "bin"
 
 
