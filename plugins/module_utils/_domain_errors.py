@@ -30,7 +30,7 @@ _REFUSALS = (
     (("memory", "value too large", "overflow"), ("memory",), True),
 )
 _QUOTED_DISK_KEYS = ("target", "format", "path", "volume", "pool", "bus")
-_QUOTED_NIC_KEYS = ("model", "mac", "network", "bridge")
+_QUOTED_NIC_KEYS = ("model", "mac", "network", "bridge", "dev", "portgroup")
 
 
 def refused_fields(spec, message, prefix=""):
@@ -46,6 +46,12 @@ def refused_fields(spec, message, prefix=""):
                 if device.get(name) and "'{0}'".format(device[name]) in message:
                     return ["{0}.{1}".format(device["_field"], name)]
     text = message.lower()
+    if "mtu" in text:  # "setting MTU on interface type direct is not supported yet"
+        mtus = ["{0}.mtu".format(nic["_field"]) for nic in spec.get("interfaces") or [] if nic.get("mtu") is not None]
+        if mtus:
+            return mtus[:1] if "direct" not in text else [
+                "{0}.mtu".format(nic["_field"]) for nic in spec["interfaces"] if nic.get("mtu") is not None
+                and nic.get("type") == "direct"] or mtus[:1]
     if "model" in text:
         models = ["{0}.model".format(nic["_field"]) for nic in spec.get("interfaces") or [] if nic.get("_model_given")]
         if models:

@@ -43,7 +43,12 @@ _TARGET = re.compile(r"^(vd|sd|hd|xvd|ubd)[a-z]{1,6}\Z")
 # libvirt keeps memory sizes in bytes below 2**63 (virMemoryMaxValue, capped).
 _MAX_MEMORY_MIB = (2 ** 63 - 1) // 1024 ** 2
 _KNOWN_DISK_KEYS = ("pool", "volume", "path", "bus", "device", "format", "target")
-_KNOWN_NIC_KEYS = ("network", "bridge", "model", "mac")
+_KNOWN_NIC_KEYS = ("type", "network", "bridge", "dev", "mode", "portgroup", "model", "mac", "mtu")
+_NIC_TYPES = ("network", "bridge", "direct")
+# macvtap modes libvirt takes for <source dev mode=...> (the module's choices).
+_DIRECT_MODES = ("bridge", "vepa", "private", "passthrough")
+# The kernel's minimum IPv4 MTU and the largest an interface takes.
+_MTU = (68, 65535)
 
 
 def _vir(name, default=0):
@@ -127,6 +132,11 @@ class Resolver:
                 else:
                     self._capabilities[key] = (None, _validate.one_line(e.get_error_message() or str(e)))
         return self._capabilities[key]
+
+    def portgroups(self, name, network):
+        """The port group names of a network."""
+        xml = parse(self.connection.call("read network {0}".format(name), network.XMLDesc, 0))
+        return [group.get("name") for group in xml.findall("portgroup")]
 
     def network(self, field, name):
         if name not in self._networks:
@@ -261,21 +271,50 @@ def _disk(resolver, field, disk, device):
 
 
 def _interface(resolver, field, nic):
+    """One NIC: exactly one of network, bridge or dev (type direct: macvtap
+    on a host interface); `type`, when given, must agree."""
     _unknown(field, nic, _KNOWN_NIC_KEYS)
     result = dict((k, nic.get(k)) for k in _KNOWN_NIC_KEYS)
     for key in _KNOWN_NIC_KEYS:
-        if result[key] is not None:
+        if isinstance(result[key], str):
             _validate.text("{0}.{1}".format(field, key), result[key])
-    if (result["network"] is None) == (result["bridge"] is None):
-        raise ValidationError(field, "give exactly one of network or bridge")
-    if result["bridge"] is not None:
-        _validate.ifname(field + ".bridge", result["bridge"])
+    given = [key for key in ("network", "bridge", "dev") if result[key] is not None]
+    kind = result["type"]
+    if kind == "direct" and result["dev"] is None:
+        raise ValidationError(field + ".dev", "is required with type: direct (the host interface macvtap attaches to)")
+    if kind is not None and kind not in _NIC_TYPES:
+        raise ValidationError(field + ".type", "must be one of {0}, got {1!r}".format(", ".join(_NIC_TYPES), kind))
+    if len(given) != 1:
+        raise ValidationError(field, "give exactly one of network, bridge or dev (type: direct){0}".format(
+            ", got " + " and ".join(given) if given else ""))
+    own = {"network": "network", "bridge": "bridge", "dev": "direct"}[given[0]]
+    if kind is not None and kind != own:
+        raise ValidationError(field + ".type", "is {0} but {1} is given; a {0} interface takes {2}".format(
+            kind, given[0], {"network": "network", "bridge": "bridge", "direct": "dev"}[kind]))
+    result["type"] = own
+    if result["mode"] is not None:
+        if own != "direct":
+            raise ValidationError(field + ".mode", "needs type: direct (a macvtap mode), got a {0} interface".format(own))
+        if result["mode"] not in _DIRECT_MODES:
+            raise ValidationError(field + ".mode", "must be one of {0}, got {1!r}".format(", ".join(_DIRECT_MODES), result["mode"]))
+    if result["portgroup"] is not None and own != "network":
+        raise ValidationError(field + ".portgroup", "needs network (a port group of a libvirt network)")
+    if result["mtu"] is not None and not _MTU[0] <= result["mtu"] <= _MTU[1]:
+        raise ValidationError(field + ".mtu", "must be {0} to {1}, got {2}".format(_MTU[0], _MTU[1], result["mtu"]))
     if result["mac"] is not None:
         result["mac"] = _validate.mac(field + ".mac", result["mac"])
-    if result["network"] is not None:
-        resolver.network(field + ".network", result["network"])
-    elif not os.path.isdir(os.path.join("/sys/class/net", result["bridge"])):
-        raise NotFoundError(field + ".bridge", "bridge {0!r} does not exist on the host".format(result["bridge"]))
+    if own == "network":
+        network = resolver.network(field + ".network", result["network"])
+        if result["portgroup"] is not None:
+            groups = resolver.portgroups(result["network"], network)
+            if result["portgroup"] not in groups:
+                raise NotFoundError(field + ".portgroup", "network {0!r} has no port group {1!r} (it has: {2})".format(
+                    result["network"], result["portgroup"], ", ".join(groups) or "none"))
+    else:
+        dev = _validate.ifname("{0}.{1}".format(field, given[0]), result[given[0]])
+        if not os.path.isdir(os.path.join("/sys/class/net", dev)):
+            what = "bridge" if own == "bridge" else "host interface"
+            raise NotFoundError("{0}.{1}".format(field, given[0]), "{0} {1!r} does not exist on the host".format(what, dev))
     result["_field"] = field
     result["_model_given"] = result["model"] is not None
     result["model"] = result["model"] or "virtio"

@@ -158,12 +158,17 @@ def _build_disk(devices, disk):
 
 
 def _build_interface(devices, nic):
-    kind = "network" if nic.get("network") else "bridge"
+    kind = nic.get("type") or ("network" if nic.get("network") else "bridge")
     element = _sub(devices, "interface", {"type": kind})
     if nic.get("mac"):
         _sub(element, "mac", {"address": nic["mac"].lower()})
-    _sub(element, "source", {kind: nic[kind]})
+    if kind == "direct":
+        _sub(element, "source", {"dev": nic["dev"], "mode": nic.get("mode")})
+    else:
+        _sub(element, "source", {kind: nic[kind], "portgroup": nic.get("portgroup")})
     _sub(element, "model", {"type": nic.get("model") or "virtio"})
+    if nic.get("mtu"):
+        _sub(element, "mtu", {"size": nic["mtu"]})
 
 
 def parse_user_xml(field, text):
@@ -498,12 +503,25 @@ def describe_disk(disk):
 def describe_interface(nic):
     source = nic.find("source")
     model = nic.find("model")
+    mtu = nic.find("mtu")
+    try:
+        mtu = int(mtu.get("size")) if mtu is not None else None
+    except (TypeError, ValueError):
+        mtu = None
+
+    def attribute(name):
+        return source.get(name) if source is not None else None
+
     return {
         "type": nic.get("type"),
-        "network": source.get("network") if source is not None else None,
-        "bridge": source.get("bridge") if source is not None else None,
+        "network": attribute("network"),
+        "bridge": attribute("bridge"),
+        "dev": attribute("dev") if nic.get("type") == "direct" else None,
+        "mode": attribute("mode") if nic.get("type") == "direct" else None,
+        "portgroup": attribute("portgroup"),
         "model": model.get("type") if model is not None else None,
         "mac": _mac(nic),
+        "mtu": mtu,
     }
 
 

@@ -114,11 +114,25 @@ options:
         type: list
         elements: dict
         suboptions:
+          type:
+            description: As O(interfaces[].type).
+            type: str
+            choices: [network, bridge, direct]
           network:
             description: As O(interfaces[].network).
             type: str
           bridge:
             description: As O(interfaces[].bridge).
+            type: str
+          dev:
+            description: As O(interfaces[].dev).
+            type: str
+          mode:
+            description: As O(interfaces[].mode).
+            type: str
+            choices: [bridge, vepa, private, passthrough]
+          portgroup:
+            description: As O(interfaces[].portgroup).
             type: str
           model:
             description: As O(interfaces[].model).
@@ -126,6 +140,9 @@ options:
           mac:
             description: As O(interfaces[].mac).
             type: str
+          mtu:
+            description: As O(interfaces[].mtu).
+            type: int
       graphics:
         description: As O(graphics).
         type: str
@@ -247,10 +264,19 @@ options:
   interfaces:
     description:
       - The network interfaces of the domain (the complete list).
-      - Each item has exactly one of O(interfaces[].network) or O(interfaces[].bridge).
+      - Each item is exactly one of O(interfaces[].network), O(interfaces[].bridge) or O(interfaces[].dev)
+        (O(interfaces[].type=direct)).
     type: list
     elements: dict
     suboptions:
+      type:
+        description:
+          - Interface type. Follows from which of O(interfaces[].network), O(interfaces[].bridge) or
+            O(interfaces[].dev) is given; when given it must agree with it.
+          - V(direct) attaches the guest straight to a host interface with macvtap (libvirt's
+            C(<interface type='direct'>)); it needs O(interfaces[].dev).
+        type: str
+        choices: [network, bridge, direct]
       network:
         description: libvirt network to attach to; must exist.
         type: str
@@ -259,6 +285,29 @@ options:
           - Host bridge to attach to; must exist on the host.
           - An interface name as the kernel takes it (1 to 15 bytes, no C(/), C(:) or white space, not V(.) or V(..)).
         type: str
+      dev:
+        description:
+          - With O(interfaces[].type=direct), the host interface the guest's macvtap device is put on (its parent);
+            must exist on the host. An interface name as for O(interfaces[].bridge).
+          - The host itself cannot reach the guest through its own parent interface (a macvtap property); other
+            hosts on the wire, and other guests in mode V(bridge), can.
+        type: str
+      mode:
+        description:
+          - macvtap mode of a O(interfaces[].type=direct) interface. When not given, libvirt's default (V(vepa)) applies
+            to a new interface and an existing one is left alone.
+        type: str
+        choices: [bridge, vepa, private, passthrough]
+      portgroup:
+        description:
+          - Port group of the libvirt network O(interfaces[].network); the network must have it.
+        type: str
+      mtu:
+        description:
+          - MTU of the guest's interface (libvirt's C(<mtu size>)), 68 to 65535. Left alone when not given.
+          - libvirt 9 refuses it on a O(interfaces[].type=direct) interface ("not supported yet"); the task then fails
+            naming this option. A macvtap device takes its parent's MTU.
+        type: int
       model:
         description: NIC model. Defaults to V(virtio).
         type: str
@@ -389,7 +438,7 @@ domain:
       elements: dict
       returned: always
     interfaces:
-      description: Interfaces with type, network, bridge, model and mac.
+      description: Interfaces with type, network, bridge, dev, mode, portgroup, model, mac and mtu.
       type: list
       elements: dict
       returned: always
@@ -401,7 +450,8 @@ domain:
     autostart: true
     vcpus: 2
     memory_mib: 2048
-    interfaces: [{type: network, network: default, bridge: null, model: virtio, mac: "52:54:00:9c:7f:33"}]
+    interfaces: [{type: network, network: default, bridge: null, dev: null, mode: null, portgroup: null, model: virtio,
+                  mac: "52:54:00:9c:7f:33", mtu: null}]
 restart_required:
   description:
     - True when the persistent definition of an active domain changed; the running domain keeps its old
@@ -455,10 +505,15 @@ _DISK = dict(
     target=dict(type="str"),
 )
 _INTERFACE = dict(
+    type=dict(type="str", choices=["network", "bridge", "direct"]),
     network=dict(type="str"),
     bridge=dict(type="str"),
+    dev=dict(type="str"),
+    mode=dict(type="str", choices=["bridge", "vepa", "private", "passthrough"]),
+    portgroup=dict(type="str"),
     model=dict(type="str"),
     mac=dict(type="str"),
+    mtu=dict(type="int"),
 )
 _STRUCTURED = ("vcpus", "memory", "virt_type", "machine", "cpu_mode", "firmware",
                "disks", "cdrom", "boot", "interfaces", "graphics", "graphics_password", "graphics_listen")

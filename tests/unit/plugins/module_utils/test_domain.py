@@ -217,3 +217,61 @@ def test_undefine_flags():
     assert undefine_flags(bios, False) == base
     assert undefine_flags(efi, False) == base | libvirt.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM
     assert undefine_flags(nvram, True) == base | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+
+
+# ---------------------------------------------------------------- interfaces: direct (macvtap), mtu, portgroup (issue 14)
+
+@pytest.fixture
+def portgroups(lab):
+    """A network with two port groups on the test driver."""
+    connection, prefix, _volume = lab
+    net = connection.conn.networkDefineXML(
+        "<network><name>{0}pg</name><bridge name='{1}'/><portgroup name='web'/><portgroup name='db'/></network>".format(
+            prefix, prefix[:8] + "pg"))
+    net.create()
+    yield prefix + "pg"
+    net.destroy()
+    net.undefine()
+
+
+def test_direct_interface_mtu_and_portgroup(lab, reconcile, portgroups):
+    connection, prefix, volume = lab
+    nics = [dict(type="direct", dev="lo", mode="bridge"), dict(network=portgroups, portgroup="web", mtu=1400)]
+    first, applied, last = four_steps(reconcile, params(**guest(prefix, volume, interfaces=nics, state="present")))
+    xml = parse(connection.conn.lookupByName(prefix + "g1").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    direct, network = xml.findall("devices/interface")
+    assert direct.get("type") == "direct" and dict(direct.find("source").attrib) == {"dev": "lo", "mode": "bridge"}
+    assert network.find("mtu").get("size") == "1400"
+    assert network.find("source").get("portgroup") == "web"
+    described = last["domain"]["interfaces"]
+    assert [(n["type"], n["dev"], n["mode"], n["mtu"], n["portgroup"]) for n in described] == [
+        ("direct", "lo", "bridge", None, None), ("network", None, None, 1400, "web")]
+    # mtu, mode and port group change in place; the MACs stay.
+    macs = [n["mac"] for n in described]
+    nics = [dict(dev="lo", mode="vepa"), dict(network=portgroups, portgroup="db", mtu=1500)]
+    first, _applied, last = four_steps(reconcile, params(**guest(prefix, volume, interfaces=nics, state="present")))
+    assert first["actions"] == ["update definition"]
+    assert [n["mac"] for n in last["domain"]["interfaces"]] == macs
+    assert [(n["mode"], n["mtu"], n["portgroup"]) for n in last["domain"]["interfaces"]] == [("vepa", None, None), (None, 1500, "db")]
+
+
+@pytest.mark.parametrize("nic, field, words", [
+    (dict(type="direct"), "interfaces[0].dev", "is required with type: direct"),
+    (dict(type="direct", network="default"), "interfaces[0].dev", "is required with type: direct"),
+    (dict(network="default", dev="lo"), "interfaces[0]", "exactly one of network, bridge or dev"),
+    (dict(type="bridge", network="default"), "interfaces[0].type", "is bridge but network is given"),
+    (dict(network="default", mode="bridge"), "interfaces[0].mode", "needs type: direct"),
+    (dict(dev="lo", portgroup="web"), "interfaces[0].portgroup", "needs network"),
+    (dict(network="default", portgroup="kvmops-none"), "interfaces[0].portgroup", "has no port group 'kvmops-none'"),
+    (dict(dev="kvmops-nodev0"), "interfaces[0].dev", "host interface 'kvmops-nodev0' does not exist"),
+    (dict(dev="br:0"), "interfaces[0].dev", "is not an interface name"),
+    (dict(bridge="br:0"), "interfaces[0].bridge", "is not an interface name"),
+    (dict(dev="lo", mtu=0), "interfaces[0].mtu", "must be 68 to 65535"),
+    (dict(dev="lo", mtu=65536), "interfaces[0].mtu", "must be 68 to 65535"),
+])
+def test_bad_interfaces_name_the_field(lab, reconcile, nic, field, words):
+    connection, prefix, volume = lab
+    with pytest.raises(reconcile.Failed) as err:
+        reconcile(params(**guest(prefix, volume, interfaces=[nic], state="present")))
+    assert err.value.field == field and words in str(err.value), str(err.value)
+    assert not [d for d in connection.conn.listAllDomains() if d.name().startswith(prefix)]

@@ -198,6 +198,8 @@ REFUSALS = [
     (dict(xml="<domain/>", vcpus=None), "unsupported configuration: Maximum CPUs greater than specified machine type limit 255", ["xml"]),
     (dict(memory="1P"), "numerical overflow: value too large: 1152921504606846976", ["memory"]),
     (dict(), "internal error: something else", []),
+    (dict(interfaces=[dict(type="network", mtu=1400, _field="interfaces[0]"), dict(type="direct", mtu=1400, _field="interfaces[1]")]),
+     "unsupported configuration: setting MTU on interface type direct is not supported yet", ["interfaces[1].mtu"]),
 ]
 
 

@@ -204,7 +204,8 @@ def test_describe():
     assert info["memory_mib"] == 128
     assert info["vcpus"] == 1
     assert info["boot"] == ["cdrom", "hd"]
-    assert info["interfaces"] == [dict(type="network", network="default", bridge=None, model="virtio", mac="52:54:00:9c:7f:33")]
+    assert info["interfaces"] == [dict(type="network", network="default", bridge=None, model="virtio", mac="52:54:00:9c:7f:33",
+                                       dev=None, mode=None, portgroup=None, mtu=None)]
     assert info["disks"][0]["pool"] == "p" and info["disks"][0]["target"] == "vda"
     assert info["disks"][1]["path"] == "/iso/a.iso" and info["disks"][1]["device"] == "cdrom"
 
