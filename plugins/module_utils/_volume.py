@@ -12,16 +12,23 @@ import re
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _validate
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError, NotFoundError, ValidationError
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import libvirt
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import ConcurrentChangeError, libvirt
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._plan import Backend, Plan
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._size import parse_size
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._validate import shown
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._volume_content import Content, sha256_file
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._volume_content import (
+    Content,
+    PoolLock,
+    local_directory,
+    sha256_file,
+    staging_name,
+)
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._volume_users import VolumeUsers
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import etree, parse, to_string
 
 FORMATS = ("qcow2", "raw", "iso")
 STATES = ("present", "absent")
-OPTIONS = ("pool", "name", "state", "capacity", "format", "src", "checksum")
+OPTIONS = ("pool", "name", "state", "capacity", "format", "src", "checksum", "replace")
 _CHECKSUM = re.compile(r"^sha256:([0-9a-fA-F]{64})$")
 # qemu-img rounds qcow2 sizes up to whole 512-byte sectors.
 _SECTOR = 512
@@ -33,8 +40,10 @@ class VolumeSpec:
     """One desired volume, validated.  `prefix` names the item in error
     messages (e.g. "volumes[2]."), so every message names its field."""
 
-    def __init__(self, pool=None, name=None, state="present", capacity=None, format=None, src=None, checksum=None, prefix=""):
+    def __init__(self, pool=None, name=None, state="present", capacity=None, format=None, src=None, checksum=None, replace=False,
+                 prefix=""):
         self.prefix = prefix
+        self.replace = bool(replace)
         if not pool:
             raise ValidationError(self.field("pool"), "required")
         self.pool = _validate.name(self.field("pool"), pool)
@@ -85,9 +94,9 @@ class VolumeSpec:
             values["state"] = "present"
         return cls(prefix=prefix, **values)
 
-    def create_xml(self, capacity):
+    def create_xml(self, capacity, name=None):
         root = etree.Element("volume")
-        etree.SubElement(root, "name").text = self.name
+        etree.SubElement(root, "name").text = name or self.name
         etree.SubElement(root, "capacity", unit="bytes").text = str(capacity)
         etree.SubElement(root, "allocation", unit="bytes").text = "0"
         target = etree.SubElement(root, "target")
@@ -124,6 +133,7 @@ class VolumeBackend(Backend):
         super().__init__(module, connection)
         self._pools = {}
         self.content = Content(connection)
+        self.users = VolumeUsers(connection)
 
     def specs(self, params):
         if params.get("volumes") is None:
@@ -177,6 +187,7 @@ class VolumeBackend(Backend):
                 label = "delete volume {0}".format(spec.label)
                 plan.add(label, lambda: self.connection.call(label, volume.delete, 0))
             return plan
+        self._plan_leftover(plan, spec, pool)
         if volume is None:
             predicted = self._plan_create(plan, spec, pool)
         else:
@@ -209,13 +220,16 @@ class VolumeBackend(Backend):
             plan.differ("content", None, "sha256:{0}".format(expected))
         xml = spec.create_xml(capacity)
         label = "create volume {0}".format(spec.label)
+        directory = local_directory(self.connection, pool) if spec.src is not None else None
+        if directory is not None:
+            plan.add(label + " from " + shown(spec.src), lambda: self._stage(spec, pool, directory, expected, replace=False))
+        else:
+            def create():
+                volume = self.connection.call(label, pool.createXML, xml, 0)
+                if spec.src is not None:
+                    self._upload(spec, pool, volume, expected)
 
-        def create():
-            volume = self.connection.call(label, pool.createXML, xml, 0)
-            if spec.src is not None:
-                self._upload(spec, pool, volume, expected)
-
-        plan.add(label + (" from " + spec.src if spec.src else ""), create)
+            plan.add(label + (" from " + shown(spec.src) if spec.src else ""), create)
         return dict(name=spec.name, key=None, path=None, capacity=capacity, allocation=None, format=spec.create_format)
 
     @staticmethod
@@ -252,22 +266,54 @@ class VolumeBackend(Backend):
                 have = "{0} bytes".format(physical)
             self._verify_src(spec)
             expected = self._expected_hash(spec)
+            if not spec.replace:
+                raise ValidationError(spec.field("src"), "volume {0} holds other content ({1}) than {2} (sha256:{3}); "
+                                      "replace: true would overwrite it".format(
+                                          spec.label, "sha256:{0}".format(have) if physical == spec.src_size else have,
+                                          shown(spec.src), expected))
+            self._refuse_in_use(spec, current["path"])
+            directory = local_directory(self.connection, pool)
+            if directory is None:
+                raise ValidationError(spec.field("replace"), "volume {0} can only be replaced in a directory pool on this host "
+                                      "(a local URI): the new content is staged beside it and renamed into place".format(spec.label))
             plan.differ("content", "sha256:{0}".format(have) if physical == spec.src_size else have, "sha256:{0}".format(expected))
             current.update(capacity=spec.src_size, allocation=None)
             label = "replace volume {0} from {1}".format(spec.label, shown(spec.src))
-            xml = spec.create_xml(spec.src_size)
-
-            def replace():
-                self.connection.call(label, volume.delete, 0)
-                new = self.connection.call(label, pool.createXML, xml, 0)
-                self._upload(spec, pool, new, expected)
-
-            plan.add(label, replace)
+            plan.add(label, lambda: self._stage(spec, pool, directory, expected, replace=True))
             return
         have = self.content.volume_hash(volume, spec.label)
         if have != spec.checksum:
             raise ValidationError(spec.field("checksum"), "volume {0} has sha256:{1}, not sha256:{2}; give src to replace its content".format(
                 spec.label, have, spec.checksum))
+
+    def _plan_leftover(self, plan, spec, pool):
+        """A staging volume of a run that died (libvirtd lost mid-upload) is deleted."""
+        name = staging_name(spec.name)
+        if self.connection.volume(pool, name) is None:
+            return
+        directory = local_directory(self.connection, pool)
+        plan.differ("leftover", name, None)
+        label = "delete leftover staging volume {0}/{1}".format(spec.pool, name)
+        plan.add(label, lambda: self._delete_staging(spec, pool, directory, label))
+
+    def _delete_staging(self, spec, pool, directory, label):
+        if directory is None:
+            self._delete_if_present(pool, staging_name(spec.name), label)
+            return
+        with PoolLock(directory, label):
+            self._delete_if_present(pool, staging_name(spec.name), label)
+
+    def _delete_if_present(self, pool, name, label):
+        self.connection.call("refresh pool {0}".format(pool.name()), pool.refresh, 0)
+        volume = self.connection.volume(pool, name)
+        if volume is not None:
+            self.connection.call(label, volume.delete, 0)
+
+    def _refuse_in_use(self, spec, path):
+        users = self.users.of(path, spec.pool, spec.name)
+        if users:
+            raise ValidationError(spec.field("replace"), "volume {0} is used by {1}; a volume a domain uses is never replaced".format(
+                spec.label, ", ".join("domain {0} ({1})".format(shown(domain), how) for domain, how in users)))
 
     # content -----------------------------------------------------------------
 
@@ -281,6 +327,50 @@ class VolumeBackend(Backend):
         have = self.content.file_hash(spec.src)
         if have != spec.checksum:
             raise ValidationError(spec.field("checksum"), "{0} has sha256:{1}, not sha256:{2}".format(shown(spec.src), have, spec.checksum))
+
+    def _stage(self, spec, pool, directory, expected, replace):
+        """Upload src into a staging volume beside the target, verify its
+        sha256, then rename its file to the target's (atomic in one
+        directory) and refresh the pool.  Until the rename the target is
+        untouched; a failure deletes the staging volume."""
+        label = "upload {0} into volume {1}".format(shown(spec.src), spec.label)
+        target = os.path.join(directory, spec.name)
+        with PoolLock(directory, label):
+            self.connection.call("refresh pool {0}".format(spec.pool), pool.refresh, 0)
+            if (self.connection.volume(pool, spec.name) is not None or os.path.lexists(target)) != replace:
+                raise ConcurrentChangeError(label, "volume {0} was {1} meanwhile".format(spec.label, "deleted" if replace else "created"))
+            self._delete_if_present(pool, staging_name(spec.name), label)
+            staged = self.connection.call(label, pool.createXML, spec.create_xml(spec.src_size, staging_name(spec.name)), 0)
+            staged_path = self.connection.call(label, staged.path)
+            swapped = False
+            try:
+                self.content.upload(label, staged, spec.src, spec.src_size)
+                have = self.content.volume_hash(staged, spec.label)
+                if have != expected:
+                    raise ValidationError(spec.field("checksum"), "volume {0} has sha256:{1} after the upload, not sha256:{2}; the volume was deleted".format(
+                        spec.label, have, expected))
+                try:
+                    if replace:
+                        self._refuse_in_use(spec, target)
+                        st = os.stat(target)
+                        os.chown(staged_path, st.st_uid, st.st_gid)
+                        os.chmod(staged_path, st.st_mode & 0o7777)
+                        os.rename(staged_path, target)
+                    else:
+                        os.link(staged_path, target)
+                        os.unlink(staged_path)
+                except FileExistsError:
+                    raise ConcurrentChangeError(label, "volume {0} was created meanwhile".format(spec.label))
+                except OSError as e:
+                    raise KvmError("{0}: {1}".format(label, e.strerror or e))
+                swapped = True
+            finally:
+                if not swapped:
+                    try:
+                        staged.delete(0)
+                    except libvirt.libvirtError:
+                        pass
+            self.connection.call("refresh pool {0}".format(spec.pool), pool.refresh, 0)
 
     def _upload(self, spec, pool, volume, expected):
         """Stream src into the volume, then verify that what landed has the

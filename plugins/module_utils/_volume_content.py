@@ -7,12 +7,14 @@ stream."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import libvirt
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._pool import is_local
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse
 
 _CHUNK = 1024 * 1024
 
@@ -93,3 +95,48 @@ class Content:
                     raise
         except OSError as e:
             raise KvmError("{0}: {1}".format(label, e.strerror or e))
+
+
+# An upload lands in a volume of this name beside its target first, and takes
+# the target's place (a rename inside the pool's directory) only once its
+# sha256 verified, so the target never holds a partial or unverified upload.
+STAGING_SUFFIX = ".kvmops-upload"
+
+
+def staging_name(name):
+    return name + STAGING_SUFFIX
+
+
+def local_directory(connection, pool):
+    """The directory of a dir pool when libvirt runs on this host, else None."""
+    if not is_local(connection.uri):
+        return None
+    root = parse(connection.call("read pool {0}".format(pool.name()), pool.XMLDesc, 0))
+    path = root.findtext("target/path")
+    if root.get("type") != "dir" or not path or not os.path.isdir(path):
+        return None
+    return path
+
+
+class PoolLock:
+    """An exclusive lock on a pool's directory (flock) while this run stages
+    and swaps in an upload: two runs never stage into the same volume, and a
+    staging volume found while holding it is a leftover of a run that died."""
+
+    def __init__(self, directory, label):
+        self.directory = directory
+        self.label = label
+        self.fd = None
+
+    def __enter__(self):
+        try:
+            self.fd = os.open(self.directory, os.O_RDONLY)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except OSError as e:
+            if self.fd is not None:
+                os.close(self.fd)
+            raise KvmError("{0}: cannot lock {1}: {2}".format(self.label, self.directory, e.strerror or e))
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)

@@ -16,6 +16,8 @@ description:
     libvirt, and verifies the volume's content after the upload. A re-run is unchanged when the volume's content
     already has the expected sha256 (O(checksum), or else the sha256 of O(src)). The content is read from the
     volume's file when the URI is local, and downloaded through libvirt otherwise.
+  - A volume's content is never replaced unless O(replace=true), never while a domain uses it, and only by an upload
+    that verified.
   - Resizing only grows a volume; asking for a smaller O(capacity) fails and changes nothing.
   - With O(volumes), many volumes are handled in one run over one connection. Every item is validated and planned
     before any is touched.
@@ -57,8 +59,19 @@ options:
   src:
     description:
       - A file on the managed host to upload into the volume (streamed through libvirt).
-      - An existing volume whose content differs is replaced.
+      - The upload lands in a staging volume beside the target (C(<name>.kvmops-upload)) and is renamed into place
+        only after its sha256 verified, so the volume never holds a partial upload. A staging volume left by a run
+        that died (libvirtd lost mid-upload) is deleted by the next run.
+      - An existing volume whose content differs fails, naming the volume, unless O(replace=true).
     type: path
+  replace:
+    description:
+      - With O(src), replace the content of an existing volume whose content differs.
+      - Refused, naming the domain, while any domain uses the volume (as a disk, a CD-ROM, or a backing file of one).
+      - The new content is uploaded and verified beside the old one first and then renamed over it (a directory
+        pool on this host, that is a local URI); a failed upload leaves the old content intact.
+    type: bool
+    default: false
   checksum:
     description:
       - Expected content of the volume, as C(sha256:<64 hex digits>).
@@ -98,6 +111,9 @@ options:
       checksum:
         description: As O(checksum).
         type: str
+      replace:
+        description: As O(replace) (default O(replace)).
+        type: bool
 seealso:
   - module: kvmops.hypervisor.kvm_pool
 author:
@@ -225,8 +241,10 @@ def main():
         format=dict(type="str", choices=["qcow2", "raw", "iso"]),
         src=dict(type="path"),
         checksum=dict(type="str"),
+        replace=dict(type="bool"),
     )
     argument_spec = dict(item, name=dict(type="str"), state=dict(type="str", choices=["present", "absent"], default="present"),
+                         replace=dict(type="bool", default=False),
                          volumes=dict(type="list", elements="dict", options=item))
     argument_spec.update(CONNECTION_ARGS)
     module = AnsibleModule(

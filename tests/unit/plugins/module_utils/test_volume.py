@@ -346,13 +346,129 @@ def test_upload_that_does_not_verify_is_deleted(system, src):
     assert not os.path.exists(os.path.join(path, "race.img"))
 
 
-def test_changed_source_replaces_the_volume(system, src):
+def test_changed_source_fails_unless_replace(system, src):
+    """Issue 11, decision 1 (this test asserted that a changed src replaced
+    the volume, deleting it first): without replace the run fails naming the
+    volume and changes nothing; with replace: true the new content takes the
+    volume's place once it verified, keeping the file's owner and mode."""
     connection, pool, path = system
     reconcile(connection, pool=pool, name="r.img", src=str(src))
+    old = sha256_file(os.path.join(path, "r.img"))
+    os.chmod(os.path.join(path, "r.img"), 0o640)
     src.write_bytes(os.urandom(128 * 1024))
-    check = reconcile(connection, check_mode=True, pool=pool, name="r.img", src=str(src))
+    message = r"^src: volume {0}/r.img holds other content \({1} bytes\) than .*; replace: true would overwrite it$".format(pool, 256 * 1024)
+    for check_mode in (True, False):
+        with pytest.raises(ModuleFailed, match=message):
+            reconcile(connection, check_mode=check_mode, pool=pool, name="r.img", src=str(src))
+    assert sha256_file(os.path.join(path, "r.img")) == old
+    check = reconcile(connection, check_mode=True, pool=pool, name="r.img", src=str(src), replace=True)
     assert check["diff"]["before"]["content"] == "{0} bytes".format(256 * 1024)
-    applied = reconcile(connection, pool=pool, name="r.img", src=str(src))
+    assert sha256_file(os.path.join(path, "r.img")) == old
+    applied = reconcile(connection, pool=pool, name="r.img", src=str(src), replace=True)
     assert applied["actions"] == ["replace volume {0}/r.img from {1}".format(pool, src)]
     assert applied["volume"]["capacity"] == 128 * 1024
     assert sha256_file(os.path.join(path, "r.img")) == sha256_file(str(src))
+    assert oct(os.stat(os.path.join(path, "r.img")).st_mode & 0o777) == oct(0o640)
+    assert sorted(os.listdir(path)) == ["r.img"]
+    assert not reconcile(connection, pool=pool, name="r.img", src=str(src), replace=True)["changed"]
+
+
+def test_failed_replacement_keeps_the_old_content(system, src):
+    """The upload that replaces a volume does not verify (src changed after
+    the plan): the old content stays, the staging volume is gone.  Before
+    issue 11 the volume was deleted first, then the new one too."""
+    connection, pool, path = system
+    reconcile(connection, pool=pool, name="keep.img", src=str(src))
+    old = sha256_file(os.path.join(path, "keep.img"))
+    src.write_bytes(os.urandom(256 * 1024))
+    plan = VolumeBackend(_Planning(), connection).plan(VolumeSpec(pool=pool, name="keep.img", src=str(src), replace=True))
+    src.write_bytes(os.urandom(256 * 1024))
+    with pytest.raises(ValidationError, match=r"^checksum: volume .* after the upload"):
+        for _label, action in plan.actions:
+            action()
+    assert sha256_file(os.path.join(path, "keep.img")) == old
+    libvirt_pool = connection.pool(pool)
+    libvirt_pool.refresh(0)
+    assert sorted(v.name() for v in libvirt_pool.listAllVolumes(0)) == ["keep.img"]
+    assert sorted(os.listdir(path)) == ["keep.img"]
+
+
+def test_leftover_staging_volume_is_deleted(system, src):
+    """A staging volume left by a run that died is removed by the next run."""
+    connection, pool, path = system
+    with open(os.path.join(path, "s.img.kvmops-upload"), "wb") as handle:
+        handle.write(b"partial")
+    connection.pool(pool).refresh(0)
+    check = reconcile(connection, check_mode=True, pool=pool, name="s.img", src=str(src))
+    assert check["actions"][0] == "delete leftover staging volume {0}/s.img.kvmops-upload".format(pool)
+    applied = reconcile(connection, pool=pool, name="s.img", src=str(src))
+    assert applied["actions"] == check["actions"]
+    assert sorted(os.listdir(path)) == ["s.img"]
+    assert sha256_file(os.path.join(path, "s.img")) == sha256_file(str(src))
+
+
+def _domain_xml(name, disks):
+    devices = "".join(
+        "<disk type='file' device='{0}'><driver name='qemu' type='{1}'/><source file='{2}'/>"
+        "<target dev='{3}' bus='{4}'/>{5}</disk>".format(
+            device, fmt, source, dev, "sata" if device == "cdrom" else "virtio", "<readonly/>" if device == "cdrom" else "")
+        for device, fmt, source, dev in disks)
+    return ("<domain type='qemu'><name>{0}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
+            "<os><type arch='x86_64' machine='q35'>hvm</type></os><devices>{1}</devices></domain>").format(name, devices)
+
+
+@pytest.fixture
+def domains(system):
+    """Defines domains on the runner's libvirtd; undefines them after."""
+    connection = system[0]
+    defined = []
+
+    def define(name, disks):
+        defined.append(connection.conn.defineXML(_domain_xml(name, disks)))
+
+    yield define
+    for domain in defined:
+        domain.undefine()
+
+
+def test_replace_is_refused_while_a_domain_uses_the_volume(system, src, domains):
+    """As a CD-ROM, and as the backing file of another domain's disk: the
+    message names each domain; nothing changes."""
+    connection, pool, path = system
+    reconcile(connection, pool=pool, name="used.iso", src=str(src))
+    reconcile(connection, pool=pool, name="base.img", src=str(src))
+    libvirt_pool = connection.pool(pool)
+    libvirt_pool.createXML(
+        "<volume><name>overlay.qcow2</name><capacity>{0}</capacity><target><format type='qcow2'/></target>"
+        "<backingStore><path>{1}/base.img</path><format type='raw'/></backingStore></volume>".format(256 * 1024, path), 0)
+    suffix = uuid.uuid4().hex[:8]
+    domains("kvmops-it-unit-volume-cd-" + suffix, [("cdrom", "raw", path + "/used.iso", "sda")])
+    domains("kvmops-it-unit-volume-ov-" + suffix, [("disk", "qcow2", path + "/overlay.qcow2", "vda")])
+    old = sha256_file(os.path.join(path, "used.iso"))
+    src.write_bytes(os.urandom(256 * 1024))
+    with pytest.raises(ModuleFailed, match=r"^replace: volume {0}/used.iso is used by domain kvmops-it-unit-volume-cd-{1} \(cdrom sda\); ".format(
+            pool, suffix)):
+        reconcile(connection, pool=pool, name="used.iso", src=str(src), replace=True)
+    with pytest.raises(ModuleFailed, match=r"^replace: volume {0}/base.img is used by domain kvmops-it-unit-volume-ov-{1} "
+                                           r"\(backing file of disk vda\); ".format(pool, suffix)):
+        reconcile(connection, pool=pool, name="base.img", src=str(src), replace=True)
+    assert sha256_file(os.path.join(path, "used.iso")) == old
+
+
+def test_list_failure_mid_batch_reports_the_applied_items(system):
+    """Item 1 fails while it is applied (libvirt cannot make a 100 TiB raw
+    file on ext4): item 0 is reported applied, item 1 failed with libvirt's
+    reason, item 2 untouched; the task fails naming the item."""
+    connection, pool, path = system
+    volumes = [dict(name="a.qcow2", capacity="1M"), dict(name="big.raw", capacity="100T", format="raw"),
+               dict(name="c.qcow2", capacity="1M")]
+    with pytest.raises(ModuleFailed) as info:
+        reconcile_list(connection, volumes, pool=pool)
+    result = info.value.result
+    assert result["msg"].startswith("volumes[1] (big.raw): create volume {0}/big.raw: ".format(pool))
+    assert result["changed"]
+    assert [(v["name"], v["changed"]) for v in result["volumes"]] == [("a.qcow2", True), ("big.raw", False)]
+    assert result["volumes"][0]["volume"]["capacity"] == 1024 * 1024
+    assert result["volumes"][1]["failed"] and result["volumes"][1]["actions"] == []
+    assert result["actions"] == ["a.qcow2: create volume {0}/a.qcow2".format(pool)]
+    assert sorted(os.listdir(path)) == ["a.qcow2"]

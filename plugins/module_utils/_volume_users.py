@@ -1,0 +1,110 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which domains use a volume: as a disk or a CD-ROM (by file or by
+pool/volume), or as a backing file somewhere in a disk's chain."""
+
+from __future__ import annotations
+
+import os
+import struct
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import libvirt
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._pool import is_local
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse
+
+_QCOW2_MAGIC = b"QFI\xfb"
+# A chain longer than this is a loop or a mistake; stop following it.
+_MAX_DEPTH = 16
+
+
+def qcow2_backing(path):
+    """The backing file named in a local qcow2 header (absolute), or None."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(20)
+            if len(header) < 20 or header[:4] != _QCOW2_MAGIC:
+                return None
+            offset, size = struct.unpack(">QI", header[8:20])
+            if not offset or not size or size > 4096:
+                return None
+            handle.seek(offset)
+            name = handle.read(size).decode("utf-8", "replace")
+    except OSError:
+        return None
+    return os.path.normpath(os.path.join(os.path.dirname(path), name))
+
+
+class VolumeUsers:
+    """Domains' disks, read once per question."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def _backing(self, path):
+        if is_local(self.connection.uri) and os.path.isfile(path):
+            return qcow2_backing(path)
+        try:
+            volume = self.connection.conn.storageVolLookupByPath(path)
+            root = parse(volume.XMLDesc(0))
+        except libvirt.libvirtError:
+            return None
+        return root.findtext("backingStore/path")
+
+    def _source(self, source):
+        """(path, pool, volume) of a disk's <source>."""
+        path = source.get("file") or source.get("dev")
+        pool, volume = source.get("pool"), source.get("volume")
+        if path is None and pool and volume:
+            try:
+                path = self.connection.conn.storagePoolLookupByName(pool).storageVolLookupByName(volume).path()
+            except libvirt.libvirtError:
+                path = None
+        return path, pool, volume
+
+    def _chain(self, disk):
+        """[(path, pool, volume, depth)] of a disk: its source, then its backing files."""
+        source = disk.find("source")
+        if source is None:
+            return []
+        path, pool, volume = self._source(source)
+        chain = [(path, pool, volume, 0)]
+        # The live definition lists the chain libvirt opened.
+        store = disk.find("backingStore")
+        while store is not None and store.find("source") is not None:
+            chain.append(self._source(store.find("source")) + (len(chain),))
+            store = store.find("backingStore")
+        seen = set(p for p, _pool, _vol, _d in chain if p)
+        path = chain[-1][0]
+        while path and len(chain) < _MAX_DEPTH:
+            path = self._backing(path)
+            if not path or path in seen:
+                break
+            seen.add(path)
+            chain.append((path, None, None, len(chain)))
+        return chain
+
+    def of(self, path, pool, name):
+        """[(domain name, how)] of the domains that use the volume (pool, name) whose file is `path`."""
+        users = []
+        for domain in self.connection.call("list domains", self.connection.conn.listAllDomains, 0):
+            xmls = [domain.XMLDesc(0)]
+            if domain.isActive() and domain.isPersistent():
+                xmls.append(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+            found = None
+            for xml in xmls:
+                for disk in parse(xml).findall("devices/disk"):
+                    target = disk.find("target")
+                    dev = target.get("dev") if target is not None else "?"
+                    kind = disk.get("device") or "disk"
+                    for link_path, link_pool, link_volume, depth in self._chain(disk):
+                        if (path and link_path == path) or (link_pool, link_volume) == (pool, name):
+                            found = "{0} {1}".format(kind, dev) if depth == 0 else "backing file of {0} {1}".format(kind, dev)
+                            break
+                    if found:
+                        break
+                if found:
+                    break
+            if found:
+                users.append((domain.name(), found))
+        return users
