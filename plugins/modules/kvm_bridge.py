@@ -89,13 +89,28 @@ options:
     default: true
   confirm_only:
     description:
-      - Only confirm a change of O(name) left armed by O(confirm=false) (stop the timer, delete the backup);
-        nothing else is read or changed. RV(ignore:changed) says whether a change was waiting.
+      - Only confirm a change of O(name) left armed by O(confirm=false) (stop the timer, remove the boot-time
+        restore and the backup); nothing else is read or changed. RV(ignore:changed) says whether a change was waiting.
+      - Fails when the change was rolled back (by the timer, at boot, or by the module's own check) instead of
+        confirmed, and when a change waits but no rollback timer is armed for it (it is then neither confirmed nor
+        discarded; the message says how to roll it back).
     type: bool
     default: false
+  change_id:
+    description:
+      - With O(confirm_only=true), the id of the change to confirm (RV(change_id) of the run that made it). The task
+        then also fails when no change with that id was armed on the host, and reports C(changed=false) when it was
+        confirmed already.
+    type: str
 notes:
   - Needs systemd (systemd-run), iproute2 and ping on the managed host.
-  - The backup, the restore script and the log of the last rollback are under /var/lib/kvmops/bridge.
+  - The backup, the restore script and the log of the rollbacks are under /var/lib/kvmops/bridge. While a change
+    waits for confirmation, the unit kvmops-bridge-boot-restore-<name>.service rolls it back at the next boot, before
+    the network backend brings the interfaces up.
+  - One lock per bridge (/var/lib/kvmops/bridge/<name>.lock) is shared by the change, the confirmation and the
+    rollback; a second run waits for the first.
+  - Interface names follow the kernel's rules (1 to 15 bytes, no C(/), C(:) or white space); quotes and C($) are
+    valid and are quoted wherever they reach a shell.
   - With backend V(networkd) the files are /etc/systemd/network/10-kvmops-*; with V(ifupdown),
     /etc/network/interfaces.d/kvmops-* (stanzas of the port elsewhere are commented out; needs bridge-utils);
     with V(networkmanager), /etc/NetworkManager/system-connections/kvmops-*.nmconnection (other profiles of the
@@ -165,11 +180,22 @@ pending:
   returned: always
   type: bool
   sample: false
+change_id:
+  description: The id of the change the run armed (confirmed at once unless O(confirm=false)).
+  returned: when the run changed something, unless in check mode
+  type: str
+  sample: 3f2a9c0d1b7e4a55
+change:
+  description: With O(confirm_only=true), the id and the state (V(pending), V(confirmed), V(rolled back), V(none)) of the bridge's last armed change.
+  returned: when O(confirm_only=true)
+  type: dict
+  sample: {id: 3f2a9c0d1b7e4a55, state: confirmed}
 rollback:
   description: The armed rollback, when RV(pending) is true.
   returned: when pending
   type: dict
-  sample: {unit: kvmops-bridge-rollback-br0.timer, timeout: 60, directory: /var/lib/kvmops/bridge/br0}
+  sample: {unit: kvmops-bridge-rollback-br0.timer, timeout: 60, directory: /var/lib/kvmops/bridge/br0,
+           change_id: 3f2a9c0d1b7e4a55, boot_unit: kvmops-bridge-boot-restore-br0.service}
 reached:
   description: The addresses the module pinged successfully after the change.
   returned: unless O(confirm_only=true)
@@ -200,12 +226,13 @@ def main():
         rollback_timeout=dict(type="int", default=60),
         confirm=dict(type="bool", default=True),
         confirm_only=dict(type="bool", default=False),
+        change_id=dict(type="str"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     manager = BridgeManager(module.run_command, module.get_bin_path, module.check_mode)
     try:
         if module.params["confirm_only"]:
-            result = manager.confirm_only(validate_ifname("name", module.params["name"]))
+            result = manager.confirm_only(validate_ifname("name", module.params["name"]), module.params["change_id"])
         else:
             result = manager.reconcile(BridgeSpec.from_params(module.params))
     except KvmError as e:

@@ -114,6 +114,9 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends if
 ip=$(ip -4 -o addr show dev eth0 | awk '{print $4}')
 printf 'source /etc/network/interfaces.d/*\\n\\nauto lo\\niface lo inet loopback\\n\\n' > /etc/network/interfaces
 printf 'allow-hotplug eth0\\niface eth0 inet static\\n    address %s\\n    gateway 10.88.0.1\\n' "$ip" >> /etc/network/interfaces
+# An administrator's file that only root and adm may read: it keeps its mode and owner when eth0's stanza is moved out.
+printf 'iface eth0 inet6 manual\\n    wpa-psk not-a-real-secret\\n' > /etc/network/interfaces.d/eth0-secret
+chgrp adm /etc/network/interfaces.d/eth0-secret && chmod 0600 /etc/network/interfaces.d/eth0-secret
 """,
     "networkmanager": """set -e
 apt-get update -qq
@@ -147,6 +150,18 @@ def _state(host):
     routes = json.loads(host.exec(["ip", "-j", "-4", "route", "show", "default"]).stdout)
     return dict(eth0=by_dev.get("eth0", []), br0=by_dev.get("br0"), eth0_master=master.get("eth0"),
                 default=sorted(set((r["gateway"], r["dev"]) for r in routes)))
+
+
+def _modes(host):
+    """Mode and owner of every file in the backends' configuration directories."""
+    out = host.exec(["sh", "-c", "stat -c '%n %a %U:%G' /etc/systemd/network/* /etc/network/interfaces "
+                     "/etc/network/interfaces.d/* /etc/NetworkManager/system-connections/* 2>/dev/null; true"]).stdout
+    return dict(line.rsplit(" ", 2)[0:1] + [" ".join(line.rsplit(" ", 2)[1:])] for line in out.splitlines())
+
+
+def _kept(before, after):
+    """Files that existed before and still exist keep their mode and owner."""
+    return dict((path, (mode, after[path])) for path, mode in before.items() if path in after and after[path] != mode)
 
 
 def _run(run_playbook, tmp_path, host, text, **extra):
@@ -188,6 +203,7 @@ def test_takeover_four_steps(bridge_host, run_playbook, tmp_path):
     backend, host = bridge_host
     before = _state(host)
     assert before == _original(host)
+    modes = _modes(host)
     proc, res = _run(run_playbook, tmp_path, host, FOUR_STEPS, bridge_args=dict(name="br0", ports=["eth0"], backend="auto"))
     assert proc.returncode == 0
     check, apply_, check2, apply2 = res["check"], res["apply"], res["check2"], res["apply2"]
@@ -209,7 +225,11 @@ def test_takeover_four_steps(bridge_host, run_playbook, tmp_path):
     for path in apply_["files"]:
         assert host.exec(["test", "-f", path], check=False).returncode == 0, path
     assert host.exec(["test", "-e", "/var/lib/kvmops/bridge/br0"], check=False).returncode != 0  # confirmed: no backup left
+    assert _kept(modes, _modes(host)) == {}
     if backend == "ifupdown":
+        # the administrator's 0600 root:adm file lost eth0's stanza and kept its mode and owner
+        assert modes["/etc/network/interfaces.d/eth0-secret"] == "600 root:adm"
+        assert "/etc/network/interfaces.d/eth0-secret" in apply_["files"]
         # the installer-style stanza of eth0 is commented out, and ifupdown itself reads the new files
         active = [line for line in host.exec(["cat", "/etc/network/interfaces"]).stdout.splitlines() if "eth0" in line and not line.startswith("#")]
         assert active == []
@@ -248,6 +268,7 @@ def test_absent_restores_the_port(bridge_host, run_playbook, tmp_path):
 def test_wrong_gateway_rolls_back_at_once(bridge_host, run_playbook, tmp_path):
     backend, host = bridge_host
     before = _state(host)
+    modes = _modes(host)
     files_before = host.exec(["sh", "-c", "cat /etc/systemd/network/* /etc/network/interfaces /etc/network/interfaces.d/* 2>/dev/null; true"]).stdout
     # The network's last address: podman hands out addresses from the start of
     # 10.88.0.0/16, and on a busy runner 10.88.0.254 was another container.
@@ -261,6 +282,7 @@ def test_wrong_gateway_rolls_back_at_once(bridge_host, run_playbook, tmp_path):
     assert _state(host) == before
     files_after = host.exec(["sh", "-c", "cat /etc/systemd/network/* /etc/network/interfaces /etc/network/interfaces.d/* 2>/dev/null; true"]).stdout
     assert files_after == files_before
+    assert _modes(host) == modes  # the rollback puts back mode and owner too
     assert "rollback of br0 done" in host.exec(["cat", "/var/lib/kvmops/bridge/br0.rollback.log"]).stdout
 
 

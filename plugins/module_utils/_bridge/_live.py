@@ -186,20 +186,23 @@ def converge_script(target, strict):
     for route in target["routes"]:
         lines.append(_route_cmd("replace", route))
     # Default routes on the bridge or the ports that the target does not have.
+    # Every value reaches the shell quoted, as an assignment: interface names
+    # may hold quotes, '$' and '()', and a quoted "$var" in a case pattern
+    # matches literally.
     wanted = " ".join("{0}|{1}|{2}".format(r["family"], r["gateway"], r["dev"]) for r in target["routes"])
     for dev in devices:
         for family in (4, 6):
             lines.append(
-                "ip -{f} -o route show default dev {d} | while read -r _def _via gw rest; do"
-                " case ' {w} ' in *' {f}|'\"$gw\"'|{dn} '*) ;; *) ip -{f} route del default via \"$gw\" dev {d} || true;; esac; done"
-                .format(f=family, d=q(dev["name"]), dn=dev["name"], w=wanted))
+                "d={d} w={w}; ip -{f} -o route show default dev \"$d\" | while read -r _def _via gw rest; do"
+                " case \" $w \" in *\" {f}|$gw|$d \"*) ;; *) ip -{f} route del default via \"$gw\" dev \"$d\" || true;; esac; done"
+                .format(f=family, d=q(dev["name"]), w=q(wanted)))
     for dev in devices:
         for family in target["families"]:
             keep = " ".join(c for c in dev["addresses"] if family_of(c) == family)
             lines.append(
-                "for a in $(ip -{f} -o addr show dev {d} scope global | awk '{{print $4}}'); do"
-                " case ' {k} ' in *\" $a \"*) ;; *) ip addr del \"$a\" dev {d} || true;; esac; done"
-                .format(f=family, d=q(dev["name"]), k=keep))
+                "d={d} k={k}; for a in $(ip -{f} -o addr show dev \"$d\" scope global | awk '{{print $4}}'); do"
+                " case \" $k \" in *\" $a \"*) ;; *) ip addr del \"$a\" dev \"$d\" || true;; esac; done"
+                .format(f=family, d=q(dev["name"]), k=q(keep)))
     if not br["exists"]:
         lines.append("if ip link show dev {0} >/dev/null 2>&1; then ip link del dev {0}; fi".format(name))
     return lines

@@ -20,7 +20,9 @@ import time
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError, ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._spec import IpConfig
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._live import LiveReader, converge_script, family_of
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._rollback import Rollback
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._files import Files
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._rollback import (
+    CONFIRMED, NONE, PENDING, ROLLED_BACK, Rollback)
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._networkd import NetworkdBackend
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._ifupdown import IfupdownBackend
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._ifcfg import IfcfgBackend
@@ -29,39 +31,6 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._network
 BACKEND_CLASSES = dict(networkd=NetworkdBackend, ifupdown=IfupdownBackend, ifcfg=IfcfgBackend,
                        networkmanager=NetworkManagerBackend)
 PING_ATTEMPTS = 10
-
-
-class Files:
-    """The managed host's files (a root other than / for tests)."""
-
-    def __init__(self, root="/"):
-        self.root = root
-
-    def _p(self, path):
-        return os.path.join(self.root, path.lstrip("/"))
-
-    def read(self, path):
-        try:
-            with open(self._p(path), encoding="utf-8") as f:
-                return f.read()
-        except (IOError, OSError):
-            return None
-
-    def exists(self, path):
-        return os.path.exists(self._p(path))
-
-    def write(self, path, content, mode=0o644):
-        real = self._p(path)
-        os.makedirs(os.path.dirname(real), exist_ok=True)
-        tmp = real + ".kvmops-tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(content)
-        os.chmod(tmp, mode)
-        os.replace(tmp, real)
-
-    def delete(self, path):
-        if os.path.lexists(self._p(path)):
-            os.unlink(self._p(path))
 
 
 class NetConfig:
@@ -124,13 +93,43 @@ class BridgeManager:
         return self._rollback or Rollback(self.run, name)
 
     # -- confirm --------------------------------------------------------------
-    def confirm_only(self, name):
+    def confirm_only(self, name, change_id=None):
+        """Confirm the pending change of `name` (the one with `change_id` when given).
+
+        Fails when that change was rolled back (by the timer, at boot, or by
+        the module's own check), when no such change was armed here, and when
+        a pending change has no rollback armed (it is then neither confirmed
+        nor discarded: the message says how to roll it back)."""
         rb = self.rollback_for(name)
-        pending = rb.pending()
-        if pending and not self.check_mode:
-            rb.confirm()
-        return dict(changed=pending, pending=False, actions=["confirm {0}: disarm {1}".format(name, rb.unit)] if pending else [],
-                    files=[], diff=[])
+        if self.check_mode:
+            return self._confirm(rb, name, change_id)
+        with rb.lock():
+            return self._confirm(rb, name, change_id)
+
+    def _confirm(self, rb, name, change_id):
+        status = rb.status()
+        state = status["state"]
+        result = dict(changed=False, pending=False, change=dict(id=status["id"], state=state), actions=[], files=[], diff=[])
+        if state == PENDING:
+            if change_id and change_id != status["id"]:
+                raise KvmError("change_id: {0} is not the change of {1} waiting for confirmation ({2})".format(
+                    change_id, name, status["id"]))
+            if not rb.armed():
+                raise KvmError("name: change {0} of {1} waits for confirmation but no rollback timer is armed for it "
+                               "(it is not confirmed, nor discarded): roll it back with /bin/sh {2}/restore.sh, "
+                               "then run the change again".format(status["id"], name, rb.dir))
+            if not self.check_mode:
+                rb.confirm(status["id"])
+            result.update(changed=True, change=dict(id=status["id"], state=CONFIRMED),
+                          actions=["confirm {0}: disarm {1} (change {2})".format(name, rb.unit, status["id"])])
+            return result
+        if state == ROLLED_BACK and (not change_id or change_id == status["id"]):
+            raise KvmError("name: change {0} of {1} was rolled back ({2}, {3}), not confirmed; the bridge is as it was "
+                           "before that change".format(status["id"], name, _BY.get(status["by"], status["by"]), status["time"]))
+        if change_id and change_id != status["id"]:
+            raise KvmError("change_id: no change {0} of {1} was armed on this host (the last one: {2})".format(
+                change_id, name, "{0}, {1}".format(status["id"], state) if status["id"] else NONE))
+        return result
 
     # -- plan -------------------------------------------------------------------
     def _resolve(self, cfg, actual, port0, field):
@@ -259,13 +258,30 @@ class BridgeManager:
 
     def reconcile(self, spec):
         rb = self.rollback_for(spec.name)
-        if rb.armed():
-            raise KvmError("name: a change of {0} is waiting for confirmation (timer {1}.timer); confirm it with "
-                           "confirm_only=true or let the timer roll it back, then run again".format(spec.name, rb.unit))
+        if not self.check_mode:
+            self._needs()
+            with rb.lock():  # from the first read to the confirmation or the rollback
+                return self._reconcile(spec, rb)
+        return self._reconcile(spec, rb)
+
+    def _needs(self):
         if not (self.which("systemd-run") and os.path.isdir("/run/systemd/system")):
             raise KvmError("kvm_bridge needs systemd (systemd-run) on the managed host to arm the rollback; nothing was changed")
         if not self.which("ip"):
             raise KvmError("kvm_bridge needs iproute2 (the ip command) on the managed host")
+
+    def _reconcile(self, spec, rb):
+        status = rb.status()
+        if status["state"] == PENDING:
+            # Never confirmed nor discarded behind the user's back: only confirm_only or the rollback ends it.
+            if rb.armed():
+                raise KvmError("name: change {0} of {1} is waiting for confirmation (timer {2}.timer); confirm it with "
+                               "confirm_only=true or let the timer roll it back, then run again".format(
+                                   status["id"], spec.name, rb.unit))
+            raise KvmError("name: change {0} of {1} was never confirmed and no rollback timer is armed for it; roll it "
+                           "back with /bin/sh {2}/restore.sh, then run again".format(status["id"], spec.name, rb.dir))
+        if self.check_mode:
+            self._needs()
         backend_name = spec.backend if spec.backend != "auto" else detect_backend(self.run, self.files)
         backend = BACKEND_CLASSES[backend_name](self.files)
         backend.check(self.which)
@@ -303,8 +319,9 @@ class BridgeManager:
             apply_lines = backend.activate_lines(spec.name, ports, spec.state == "present")
         else:
             apply_lines = (converge_script(target, strict=True) if live else []) + list(reload_lines)
-        rb.prepare(dict((p, b) for p, (b, _a) in file_changes.items()), actual, reload_lines)
+        change_id = rb.prepare(dict((p, b) for p, (b, _a) in file_changes.items()), actual, reload_lines)
         rb.arm(spec.rollback_timeout)
+        result["change_id"] = change_id
         try:
             for path, (_b, after) in file_changes.items():
                 if after is None:
@@ -330,11 +347,16 @@ class BridgeManager:
             raise KvmError("after the change the host could not reach {0}; rolled back to the previous addresses and "
                            "configuration".format(", ".join(unreachable)))
         if spec.confirm:
-            rb.confirm()
+            rb.confirm(change_id)
         else:
             result["pending"] = True
-            result["rollback"] = dict(unit=rb.unit + ".timer", timeout=spec.rollback_timeout, directory=rb.dir)
+            result["rollback"] = dict(unit=rb.unit + ".timer", timeout=spec.rollback_timeout, directory=rb.dir,
+                                      change_id=change_id, boot_unit=rb.boot_unit)
         return result
+
+
+_BY = dict(timer="by the rollback timer", now="by the module: a check after the change failed",
+           boot="at boot, the change being unconfirmed")
 
 
 def _describe(state):

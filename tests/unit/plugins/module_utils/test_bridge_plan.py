@@ -18,7 +18,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._ifupdow
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._live import LiveReader, converge_script
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._networkd import NetworkdBackend
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._networkmanager import NetworkManagerBackend, disable_autoconnect
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._rollback import Rollback
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._rollback import Rollback, unit_key
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._spec import BridgeSpec
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._takeover import BridgeManager, Files, NetConfig
 
@@ -245,19 +245,99 @@ def test_restore_script(tmp_path):
     calls = []
     managed = tmp_path / "managed.network"
     managed.write_text("old\n", encoding="utf-8")
-    rb = Rollback(lambda argv: calls.append(argv) or (0, "", ""), "br0", state_dir=str(tmp_path / "state"))
-    rb.prepare({str(managed): "old\n", str(tmp_path / "new.netdev"): None}, BEFORE, ["networkctl reload || true"])
-    script = (tmp_path / "state" / "br0" / "restore.sh").read_text(encoding="utf-8")
+    managed.chmod(0o640)
+    rb = Rollback(lambda argv: calls.append(argv) or (0, "", ""), "br0", state_dir=str(tmp_path / "state"),
+                  unit_dir=str(tmp_path / "units"))
+    change_id = rb.prepare({str(managed): "old\n", str(tmp_path / "new.netdev"): None}, BEFORE, ["networkctl reload || true"])
+    state = tmp_path / "state" / "br0"
+    script = (state / "restore.sh").read_text(encoding="utf-8")
     assert subprocess.run(["sh", "-n"], input=script, text=True, check=False).returncode == 0
     assert "rm -f {0}".format(tmp_path / "new.netdev") in script
-    assert "install -D -m 0644 {0} {1}".format(tmp_path / "state" / "br0" / "files" / "0", managed) in script
+    # the previous mode and owner come back with the content
+    assert "install -D -o {0} -g {1} -m 0640 {2} {3}".format(os.getuid(), os.getgid(), state / "files" / "0", managed) in script
     assert "ip link del dev br0" in script and "networkctl reload" in script
-    assert (tmp_path / "state" / "br0" / "files" / "0").read_text(encoding="utf-8") == "old\n"
-    assert os.stat(tmp_path / "state" / "br0" / "restore.sh").st_mode & 0o777 == 0o700
+    assert "id={0}\n".format(change_id) in script and 'flock -w 900 9' in script
+    assert (state / "files" / "0").read_text(encoding="utf-8") == "old\n"
+    assert os.stat(state / "files" / "0").st_mode & 0o777 == 0o600
+    assert os.stat(state / "restore.sh").st_mode & 0o777 == 0o700
+    assert rb.status() == dict(id=change_id, state="pending", by=None, time=None)
+    # the boot-time restore: ordered before the network backends, pulled in by sysinit.target
+    unit = (tmp_path / "units" / "kvmops-bridge-boot-restore-br0.service").read_text(encoding="utf-8")
+    assert "ExecStart=/bin/sh {0} boot\n".format(state / "restore.sh") in unit
+    assert "Before=network-pre.target sysinit.target systemd-networkd.service NetworkManager.service networking.service" in unit
+    assert os.readlink(tmp_path / "units" / "sysinit.target.wants" / "kvmops-bridge-boot-restore-br0.service") == str(
+        tmp_path / "units" / "kvmops-bridge-boot-restore-br0.service")
     rb.arm(10)
     assert calls[-1][:5] == ["systemd-run", "--quiet", "--unit", "kvmops-bridge-rollback-br0", "--on-active=10s"]
-    rb.confirm()
-    assert not (tmp_path / "state" / "br0").exists()
+    assert calls[-1][-1] == "timer"
+    rb.confirm(change_id)
+    assert not state.exists() and not (tmp_path / "units" / "kvmops-bridge-boot-restore-br0.service").exists()
+    assert not os.path.lexists(tmp_path / "units" / "sysinit.target.wants" / "kvmops-bridge-boot-restore-br0.service")
+    assert rb.status()["id"] == change_id and rb.status()["state"] == "confirmed"
+
+
+def test_restore_script_runs_once_and_records_the_rollback(tmp_path):
+    """The script rolls back the change it was written for, once: a second
+    run (the timer after the module's own rollback) finds it no longer pending."""
+    managed = tmp_path / "managed.network"
+    managed.write_text("old\n", encoding="utf-8")
+    rb = Rollback(lambda argv: (0, "", ""), "br0", state_dir=str(tmp_path / "state"), unit_dir=str(tmp_path / "units"))
+    change_id = rb.prepare({str(managed): "old\n"}, BEFORE, [])
+    managed.write_text("new\n", encoding="utf-8")
+    # a timer's script waiting for the lock has it open already: a copy stands for it
+    script = tmp_path / "restore-copy.sh"
+    script.write_text((tmp_path / "state" / "br0" / "restore.sh").read_text(encoding="utf-8"), encoding="utf-8")
+    for _run in range(2):
+        subprocess.run(["sh", str(script), "boot"], check=True)  # boot: files only, nothing live
+    assert managed.read_text(encoding="utf-8") == "old\n"
+    assert rb.status() == dict(id=change_id, state="rolled back", by="boot", time=rb.status()["time"])
+    log = (tmp_path / "state" / "br0.rollback.log").read_text(encoding="utf-8")
+    assert log.count("done") == 1 and "change {0} of br0 is no longer pending (boot)".format(change_id) in log
+    assert not (tmp_path / "units" / "kvmops-bridge-boot-restore-br0.service").exists()
+
+
+def test_unit_key_of_a_hostile_name():
+    assert unit_key("br0") == "br0" and unit_key("br-lan.10") == "br-lan.10"
+    assert unit_key("b'$(>B)'") == "hex:" + "b'$(>B)'".encode().hex()
+
+
+def test_converge_script_quotes_hostile_names(tmp_path):
+    """Interface names may hold quotes, '$' and '()': the script, run for real
+    with a stub `ip`, never runs what a name says."""
+    bad_port, bad_bridge = "q'$(>P)'", 'b"$(>B)'
+    state = copy.deepcopy(AFTER)
+    state["bridge"]["name"] = bad_bridge
+    state["ports"][0].update(name=bad_port, master=bad_bridge)
+    state["routes"][0]["dev"] = bad_bridge
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "ip").write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
+    (stub / "ip").chmod(0o755)
+    for strict in (True, False):
+        script = "\n".join(converge_script(state, strict))
+        env = dict(os.environ, PATH="{0}:{1}".format(stub, os.environ["PATH"]))
+        proc = subprocess.run(["sh", "-c", script], cwd=str(tmp_path), env=env, text=True, capture_output=True, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert not (tmp_path / "P").exists() and not (tmp_path / "B").exists()
+
+
+def test_files_keep_mode_and_owner(tmp_path):
+    """A file that exists keeps its mode (an administrator's 0600 wpa-psk file
+    stays 0600); a new file gets the backend's mode, never wider on the way."""
+    files = Files(str(tmp_path))
+    secret = tmp_path / "etc" / "network" / "interfaces.d" / "wlan"
+    secret.parent.mkdir(parents=True)
+    secret.write_text("wpa-psk x\n", encoding="utf-8")
+    secret.chmod(0o600)
+    files.write("/etc/network/interfaces.d/wlan", "# moved\nwpa-psk x\n")
+    assert os.stat(secret).st_mode & 0o7777 == 0o600 and secret.read_text(encoding="utf-8") == "# moved\nwpa-psk x\n"
+    old = os.umask(0)
+    try:
+        files.write("/etc/NetworkManager/system-connections/new.nmconnection", "[connection]\n", 0o600)
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / "etc/NetworkManager/system-connections/new.nmconnection").st_mode & 0o7777 == 0o600
+    assert sorted(os.listdir(secret.parent)) == ["wlan"]  # no temporary file left
 
 
 def test_networkmanager_turns_off_a_profile_bound_by_mac(tmp_path):
