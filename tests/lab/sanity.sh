@@ -4,7 +4,8 @@
 # (.cache/sanity/<core>/tree.XXXXXX/..., removed at exit), so runs can go on at once.
 #
 #   tests/lab/sanity.sh                   every sanity test with the ansible-test of .venv
-#                                         (ansible-core 2.19, Python 3.11)
+#                                         (ansible-core 2.19, Python 3.11), then
+#                                         `antsibull-docs lint-collection-docs --plugin-docs`
 #   tests/lab/sanity.sh --test pep8 ...   extra arguments go to ansible-test
 #   tests/lab/sanity.sh --core 2.21.5     the same with another ansible-core of the matrix, from
 #                                         .cache/ansible-core-<version> (tests/lab/core.sh), on the
@@ -191,6 +192,19 @@ if ((summary_rc)) && ! ((rc)); then
   echo "----- sanity: FAILED (a sanity test skipped, and KVMOPS_REQUIRE_ALL=1)"
   exit 1
 fi
+# The docs site's own linter on the plugin and role documentation and extra docs
+# (antsibull-docs, docs/build.sh --lint), once, with the default core.
+if [[ "$label" == default ]]; then
+  cd "$KVMOPS_ROOT"
+  docs_log="$log_dir/lint-collection-docs.log"
+  if docs/build.sh --lint >"$docs_log" 2>&1; then
+    echo "  antsibull-docs lint-collection-docs --plugin-docs: ok"
+  else
+    echo "  antsibull-docs lint-collection-docs --plugin-docs: FAILED"
+    grep -v '^WARNING: Location' "$docs_log" | sed 's/^/  lint-collection-docs: /'
+    rc=${rc:-0}; ((rc)) || rc=1
+  fi
+fi
 if ((rc)); then
   echo "----- sanity: FAILED (ansible-test exit $rc)"
   # Errors that are not test results (a venv that could not be made, a crash) show only in the log.
@@ -198,4 +212,4 @@ if ((rc)); then
 else
   echo "----- sanity: passed"
 fi
-exit $rc
+exit "$rc"
