@@ -42,6 +42,7 @@ deps:
 lab: deps
 	@$(LAB)/libvirtd.sh
 	@$(LAB)/image.sh
+	@$(LAB)/cloudimage.sh
 	@$(LAB)/collection.sh
 
 sanity:
