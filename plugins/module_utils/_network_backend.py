@@ -15,6 +15,7 @@ autostart and run state are restored), so nothing is left half-applied."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _routes
@@ -209,7 +210,7 @@ class NetworkBackend(Backend):
         changes = plan_definition(spec, inactive, live, active, autostart)
         self._check_bridge(spec, changes, live)
         self._check_dev(spec, changes)
-        self._check_subnet(spec, changes, live)
+        self._check_subnet(spec, changes, live, inactive)
 
         plan = Plan(spec.name)
         diff = changes.tracker.diff()
@@ -260,25 +261,30 @@ class NetworkBackend(Backend):
             raise NotFoundError("dev", "host interface {0!r} does not exist; give the host interface the guests share "
                                 "(e.g. eno1)".format(spec.dev))
 
-    def _check_subnet(self, spec, changes, live):
+    def _check_subnet(self, spec, changes, live, inactive=None):
         """Before any write: the ipv4 subnet of a network this run starts must
         not be routed through another host interface (libvirt would refuse to
-        start it).  Local URIs only: the routes read are this host's."""
-        ipv4 = spec.ipv4
-        if ipv4 is None or not (changes.restart or changes.start) or not is_local(self.connection.uri):
+        start it).  The subnet given, else the one of the definition the
+        network starts with (a run that only changes its mtu must not redefine
+        it and then fail to start it).  Local URIs only: the routes read are
+        this host's."""
+        if not (changes.restart or changes.start) or not is_local(self.connection.uri):
             return
-        table = _routes.read_table()
+        subnet = spec.ipv4.subnet if spec.ipv4 is not None else _subnet(
+            changes.define_xml if changes.define_xml is not None else inactive)
+        table = _routes.read_table() if subnet is not None else None
         if table is None:
             return
-        owner = _routes.owner(ipv4.subnet, table, ignore=_bridge_name(live))
+        owner = _routes.owner(subnet, table, ignore=_bridge_name(live))
         if owner is not None and live is None and self._started_meanwhile(spec.name):
             # Another run started this very network after our read: its bridge
             # holds the subnet.  Plan again rather than blame the subnet.
             raise ConcurrentChangeError("start network {0}".format(spec.name),
                                         "another client started it while this run planned")
         if owner is not None:
-            raise ValidationError("ipv4.address", "the subnet {0} is already in use by host interface {1}; libvirt would refuse to "
-                                  "start network {2}: pick another subnet".format(ipv4.subnet, owner, spec.name))
+            raise ValidationError("ipv4.address", "the subnet {0}{3} is already in use by host interface {1}; libvirt would refuse to "
+                                  "start network {2}: pick another subnet".format(
+                                      subnet, owner, spec.name, "" if spec.ipv4 is not None else " of the network's definition"))
 
     def _started_meanwhile(self, name):
         network = self.connection.network(name)
@@ -305,6 +311,14 @@ class NetworkBackend(Backend):
 
     def _call(self, action, func, *args):
         return self.connection.call(action, func, *args)
+
+
+def _subnet(root):
+    """The IPv4 subnet of a network XML, or None."""
+    ipv4 = summary(root)["ipv4"] if root is not None else None
+    if ipv4 is None or ipv4["prefix"] is None:
+        return None
+    return ipaddress.IPv4Network("{0}/{1}".format(ipv4["address"], ipv4["prefix"]), strict=False)
 
 
 def _bridge_name(root):

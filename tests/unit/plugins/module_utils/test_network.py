@@ -716,6 +716,22 @@ def test_subnet_taken_by_a_network_another_run_started_is_a_concurrent_change(co
         run(connection, name=name, state="absent")
 
 
+def test_the_subnet_of_the_definition_is_checked_when_ipv4_is_not_given(connection, name):
+    """A run that changes only the mtu of a stopped network whose subnet is
+    routed elsewhere fails before it redefines anything (it used to redefine,
+    fail to start, restore, and report changed)."""
+    subnet = _routed_subnet()
+    if subnet is None:
+        pytest.skip("this host routes no subnet through an interface")
+    inactive = parse("<network><name>{0}</name><forward mode='nat'/><ip address='{1}' prefix='{2}'/></network>".format(
+        name, next(subnet.hosts()), subnet.prefixlen))
+    s = NetworkSpec.from_params(dict(name=name, mtu=1400))
+    changes = plan_definition(s, inactive, None, False, False)
+    assert changes.define_xml is not None and changes.start
+    with pytest.raises(ValidationError, match=r"^ipv4\.address: the subnet {0} of the network's definition is already in use".format(subnet)):
+        backend(connection)._check_subnet(s, changes, None, inactive)  # pylint: disable=protected-access
+
+
 def test_bridge_of_a_network_another_run_started_is_a_concurrent_change(connection, name, run):
     """The same race on the bridge name: the second run read the network as
     absent, then finds the bridge the first run's start created."""
