@@ -6,7 +6,6 @@ and plan/apply against libvirt's built-in test:///default driver."""
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import json
 import struct
@@ -15,6 +14,8 @@ import uuid
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _routes
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import NotFoundError, ValidationError
@@ -518,25 +519,6 @@ def name():
     return "u{0}-net".format(uuid.uuid4().hex[:8])
 
 
-@contextlib.contextmanager
-def module_args(args):
-    """The arguments AnsibleModule reads (ansible-core 2.16 to 2.21)."""
-    try:
-        from ansible.module_utils.testing import patch_module_args
-    except ImportError:  # ansible-core < 2.19
-        from ansible.module_utils import basic
-
-        saved = basic._ANSIBLE_ARGS
-        basic._ANSIBLE_ARGS = json.dumps(dict(ANSIBLE_MODULE_ARGS=args)).encode()
-        try:
-            yield
-        finally:
-            basic._ANSIBLE_ARGS = saved
-    else:
-        with patch_module_args(args):
-            yield
-
-
 class Failed(Exception):
     """The module failed; .result is what it returned."""
 
@@ -550,7 +532,7 @@ def run_main(capsys, check_mode=False, **params):
     AnsibleModule, argument spec and runner), on the test:/// driver."""
     capsys.readouterr()
     args = dict(params, uri=URI, _ansible_check_mode=check_mode, _ansible_diff=True)
-    with module_args(args):
+    with patch_module_args(args):
         with pytest.raises(SystemExit):
             kvm_network.main()
     result = json.loads(capsys.readouterr().out)
