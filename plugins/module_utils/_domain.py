@@ -20,11 +20,20 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_spec imp
     require_definition,
     validate,
 )
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml import build, compare, describe, mask
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_guest import fill_addresses, observe, wait
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml import (
+    build,
+    compare,
+    describe,
+    has_guest_agent,
+    mask,
+    set_guest_agent,
+)
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError, ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import libvirt
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._metadata import NAMESPACE, PREFIX, parse_tags, tags_xml
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._plan import Backend, Plan
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse, to_string
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import etree, parse, to_string
 
 _POLL_SECONDS = 0.25
 # state option -> the run state it asks for
@@ -92,13 +101,36 @@ class DomainBackend(Backend):
             else:
                 actual = None
             check_capabilities(spec, resolver, actual)
+        self._specs = specs
+        self._domains = {}
         return specs
 
     def plan(self, spec):
         return _DomainPlanner(self.connection, spec).plan()
 
     def applied(self, spec, plan):
-        return plan.planner.applied()
+        """The item's result after a real run.  After the last item, the
+        wait_for of every item, against one deadline: the guests boot
+        together (check runs never get here)."""
+        result = plan.planner.applied()
+        self._domains[spec["name"]] = result["domain"]
+        if spec is self._specs[-1]:
+            self._wait()
+        return result
+
+    def _wait(self):
+        waits = []
+        for spec in self._specs:
+            domain = self._domains.get(spec["name"])
+            if spec.get("wait_for") is None or domain is None:
+                continue
+
+            def describe(observation, domain=domain):
+                fill_addresses(domain["interfaces"], observation)
+
+            waits.append((spec["name"], spec["wait_for"], spec["address_source"], describe))
+        if waits:
+            wait(self.connection, waits, max(spec["wait_timeout"] for spec in self._specs if spec.get("wait_for")))
 
     def finish(self, result):
         if self.params.get("domains") is not None:
@@ -120,6 +152,8 @@ class _DomainPlanner:
         self.autostart = False
         self.restart_required = False
         self.written = False
+        self.tags = []
+        self.observation = None
 
     def _call(self, action, func, *args):
         return self.connection.call("domain {0}: {1}".format(self.name, action), func, *args)
@@ -135,7 +169,10 @@ class _DomainPlanner:
             self._absent(plan)
         else:
             self._define(plan)
+            self._tags(plan)
             self._autostart(plan)
+            if self.state == "running":
+                self.observation = observe(self.connection, self.dom, self.spec["address_source"])
             self._lifecycle(plan)
         plan.result = self.result()
         return plan
@@ -145,6 +182,8 @@ class _DomainPlanner:
         spec = self.spec
         if self.dom is None:
             desired = spec["_desired"] if spec.get("xml") is not None else build(spec, new=True)
+            if spec.get("xml") is not None and spec.get("guest_agent") is not None:
+                set_guest_agent(desired, spec["guest_agent"])
             plan.differ("definition", None, to_string(mask(desired)))
             plan.add("define", lambda: self._write("define", desired))
             self.definition = desired
@@ -153,9 +192,13 @@ class _DomainPlanner:
         actual = self._read()
         self.state = state_name(self._call("read state", self.dom.state)[0])
         self.autostart = bool(self._call("read autostart", self.dom.autostart))
+        self.tags = parse_tags(etree.tostring(actual, encoding="unicode"))
         differences, merged = compare(spec["_desired"], actual, spec["_managed"])
         for path, want, have in differences:
             plan.differ(path, have, want)
+        if spec.get("guest_agent") is not None and set_guest_agent(merged, spec["guest_agent"]):
+            plan.differ("guest_agent", not spec["guest_agent"], spec["guest_agent"])
+            differences.append(("guest_agent", spec["guest_agent"], not spec["guest_agent"]))
         if not differences:
             self.definition = actual
             return
@@ -176,6 +219,26 @@ class _DomainPlanner:
             if refusal is None:
                 raise
             raise refusal
+
+    # -- tags ------------------------------------------------------------
+    def _tags(self, plan):
+        """Tags live in the collection's <metadata> element, set on the
+        definition and, when the domain runs, live: no restart."""
+        want = self.spec.get("tags")
+        if want is None or not plan.differ("tags", self.tags, want):
+            return
+        self.tags = list(want)
+        plan.add("set tags", lambda: self._set_tags(want))
+
+    def _set_tags(self, tags):
+        flags = _vir("VIR_DOMAIN_AFFECT_CONFIG", 2)
+        if self._call("read state", self.dom.isActive):
+            flags |= _vir("VIR_DOMAIN_AFFECT_LIVE", 1)
+        element = _vir("VIR_DOMAIN_METADATA_ELEMENT", 2)
+        if tags:
+            self._call("set tags", self.dom.setMetadata, element, tags_xml(tags), PREFIX, NAMESPACE, flags)
+        else:
+            self._call("remove tags", self.dom.setMetadata, element, None, None, NAMESPACE, flags)
 
     # -- autostart -------------------------------------------------------
     def _autostart(self, plan):
@@ -294,10 +357,15 @@ class _DomainPlanner:
             domain = describe(self.definition)
             domain["state"] = self.state
             domain["autostart"] = self.autostart
+            domain["tags"] = list(self.tags)
+            domain["guest_agent"] = has_guest_agent(self.definition)
+            fill_addresses(domain["interfaces"], self.observation if self.state == "running" else None)
         return dict(domain=domain, restart_required=self.restart_required)
 
     def applied(self):
         """The result after a real run: read back what libvirt assigned (UUID, MACs) to a defined domain."""
         if self.written and self.state != "absent":
             self.definition = self._read()
+        if self.state == "running" and self.dom is not None and (self.written or self.observation is None):
+            self.observation = observe(self.connection, self.dom, self.spec["address_source"])
         return self.result()

@@ -14,6 +14,11 @@ import os
 import re
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _validate
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_guest import (
+    ADDRESS_SOURCES,
+    DEFAULT_ADDRESS_SOURCE,
+    WAIT_FOR,
+)
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml import (
     assign_targets,
     build,
@@ -23,6 +28,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml impo
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import NotFoundError, ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import libvirt
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._metadata import validate_tags
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._size import parse_mib
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse
 
@@ -32,8 +38,10 @@ STRUCTURED = ("vcpus", "memory", "virt_type", "machine", "cpu_mode", "firmware",
               "disks", "cdrom", "boot", "interfaces", "graphics", "graphics_password", "graphics_listen")
 # Every per-domain option (the `domains` items take the same ones).
 ITEM_KEYS = ("name", "state", "xml", "autostart", "shutdown_timeout", "force",
-             "remove_storage", "remove_nvram") + STRUCTURED
-DEFAULTS = dict(state="running", shutdown_timeout=60, force=False, remove_storage=False, remove_nvram=False)
+             "remove_storage", "remove_nvram", "tags", "guest_agent", "address_source", "wait_for",
+             "wait_timeout", "cloud_init") + STRUCTURED
+DEFAULTS = dict(state="running", shutdown_timeout=60, force=False, remove_storage=False, remove_nvram=False,
+                wait_timeout=300)
 
 # Disk target names libvirt can turn into a unit number (virDiskNameParse):
 # a prefix, then 1 to 6 letters (7 overflow its int).  libvirt does not tie
@@ -154,6 +162,7 @@ def validate(spec, resolver):
         raise ValidationError(prefix + "state", "must be one of {0}, got {1!r}".format(", ".join(STATES), spec["state"]))
     if spec["shutdown_timeout"] < 0:
         raise ValidationError(prefix + "shutdown_timeout", "must be 0 or more seconds, got {0}".format(spec["shutdown_timeout"]))
+    _guest(spec)
     if spec.get("xml") is not None:
         given = [k for k in STRUCTURED if spec.get(k) is not None]
         if given:
@@ -215,6 +224,32 @@ def validate(spec, resolver):
     spec["_managed"] = managed
     spec["_desired"] = build(spec)
     return spec
+
+
+def _guest(spec):
+    """tags, address_source, wait_for and wait_timeout."""
+    prefix = spec["_prefix"]
+    if spec.get("tags") is not None:
+        spec["tags"] = validate_tags(spec["tags"], prefix + "tags")
+    sources = spec.get("address_source")
+    if sources is None:
+        sources = list(DEFAULT_ADDRESS_SOURCE)
+    if not isinstance(sources, list) or not sources:
+        raise ValidationError(prefix + "address_source", "must be a non-empty list of {0}".format(", ".join(ADDRESS_SOURCES)))
+    for index, source in enumerate(sources):
+        if source not in ADDRESS_SOURCES:
+            raise ValidationError("{0}address_source[{1}]".format(prefix, index), "must be one of {0}, got {1}".format(
+                ", ".join(ADDRESS_SOURCES), _validate.shown(repr(source))))
+    spec["address_source"] = list(dict.fromkeys(sources))
+    if spec["wait_timeout"] < 0:
+        raise ValidationError(prefix + "wait_timeout", "must be 0 or more seconds, got {0}".format(spec["wait_timeout"]))
+    if spec.get("wait_for") is not None:
+        if spec["wait_for"] not in WAIT_FOR:
+            raise ValidationError(prefix + "wait_for", "must be one of {0}, got {1!r}".format(", ".join(WAIT_FOR), spec["wait_for"]))
+        if spec["state"] != "running":
+            raise ValidationError(prefix + "wait_for", "needs state: running, got state: {0}".format(spec["state"]))
+        if spec["wait_for"] == "agent" and spec.get("guest_agent") is False:
+            raise ValidationError(prefix + "wait_for", "agent needs the guest agent channel; guest_agent is false")
 
 
 def _cdrom(field, cdrom):

@@ -140,7 +140,39 @@ def build(spec, new=False):
             _sub(element, "listen", {"type": "address", "address": spec["graphics_listen"]})
     if new:
         _sub(devices, "console", {"type": "pty"})
+        if spec.get("guest_agent") is not False and spec.get("xml") is None:
+            set_guest_agent(root, True)
     return root
+
+
+# The virtio-serial channel qemu-guest-agent listens on in the guest.
+GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0"
+
+
+def _agent_channels(root):
+    return [channel for channel in root.findall("devices/channel")
+            if channel.find("target") is not None and channel.find("target").get("name") == GUEST_AGENT_CHANNEL]
+
+
+def has_guest_agent(root):
+    return bool(_agent_channels(root))
+
+
+def set_guest_agent(root, want):
+    """Add (want) or remove the guest agent channel in `root`, in place; True when it changed."""
+    channels = _agent_channels(root)
+    if want and not channels:
+        devices = root.find("devices")
+        if devices is None:
+            devices = _sub(root, "devices")
+        channel = _sub(devices, "channel", {"type": "unix"})
+        _sub(channel, "target", {"type": "virtio", "name": GUEST_AGENT_CHANNEL})
+        return True
+    if not want and channels:
+        for channel in channels:
+            channel.getparent().remove(channel)
+        return True
+    return False
 
 
 def _build_disk(devices, disk):

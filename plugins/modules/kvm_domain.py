@@ -171,6 +171,25 @@ options:
       remove_nvram:
         description: As O(remove_nvram).
         type: bool
+      tags:
+        description: As O(tags).
+        type: list
+        elements: str
+      guest_agent:
+        description: As O(guest_agent).
+        type: bool
+      address_source:
+        description: As O(address_source).
+        type: list
+        elements: str
+        choices: [agent, lease, arp]
+      wait_for:
+        description: As O(wait_for).
+        type: str
+        choices: [ip, agent]
+      wait_timeout:
+        description: As O(wait_timeout).
+        type: int
   state:
     description:
       - V(present) defines (or updates) the domain and leaves its run state alone.
@@ -368,6 +387,41 @@ options:
       - With O(state=absent), also delete the UEFI NVRAM file. Without it the NVRAM is kept (and the domain can
         still be undefined). Defaults to V(false).
     type: bool
+  tags:
+    description:
+      - Tags of the guest, a list of strings, stored in the domain's libvirt C(<metadata>) under the collection's own
+        XML namespace C(https://kvmops.github.io/xmlns/hypervisor/guest/1.0) (element C(kvmops:guest/tags/tag)), where the
+        P(kvmops.hypervisor.guests#inventory) inventory plugin groups by them.
+      - Changed live on a running guest (no restart). V([]) removes them; left alone when not given.
+    type: list
+    elements: str
+  guest_agent:
+    description:
+      - The virtio-serial channel C(org.qemu.guest_agent.0) that qemu-guest-agent in the guest talks on.
+      - A new domain defined from structured options gets it unless V(false); an existing domain is changed only when
+        this is given (a definition change, so RV(restart_required) when it runs).
+    type: bool
+  address_source:
+    description:
+      - Where RV(domain.interfaces[].addresses) of a running guest come from, asked in this order; per interface, the
+        first source that knows an address wins. V(agent) is qemu-guest-agent in the guest, V(lease) the DHCP leases
+        of libvirt's networks (interfaces on a libvirt network only), V(arp) the host's ARP table.
+      - Defaults to V([agent, lease]).
+    type: list
+    elements: str
+    choices: [agent, lease, arp]
+  wait_for:
+    description:
+      - After the run, wait until the guest has an IP address (V(ip), from O(address_source)) or its guest agent
+        answers (V(agent)), polling once a second for up to O(wait_timeout) seconds. Needs O(state=running).
+      - With O(domains), every guest is waited for together after all of them were started, against one deadline.
+      - Skipped in check mode. A timeout fails the task naming the guest and what it last saw.
+    type: str
+    choices: [ip, agent]
+  wait_timeout:
+    description:
+      - Seconds O(wait_for) waits. With O(domains), the longest given applies to all. Defaults to V(300).
+    type: int
 notes:
   - Disks use C(<disk type='volume'>) for pool volumes, so the definition keeps referring to the pool.
 """
@@ -438,11 +492,16 @@ domain:
       elements: dict
       returned: always
     interfaces:
-      description: Interfaces with type, network, bridge, dev, mode, portgroup, model, mac and mtu.
+      description:
+        - Interfaces with type, network, bridge, dev, mode, portgroup, model, mac and mtu;
+        - C(addresses), the IP addresses of a running guest's interface (IPv4 first; loopback and link-local left out;
+          empty when no source knows one), and C(address_source), the source they came from (null when none).
       type: list
       elements: dict
       returned: always
     graphics: {description: Graphics types., type: list, elements: str, returned: always}
+    tags: {description: The guest's tags (O(tags))., type: list, elements: str, returned: always}
+    guest_agent: {description: Whether the definition has the guest agent channel., type: bool, returned: always}
   sample:
     name: web1
     uuid: 634305cb-7596-4954-96af-d6a29af0f89b
@@ -451,7 +510,9 @@ domain:
     vcpus: 2
     memory_mib: 2048
     interfaces: [{type: network, network: default, bridge: null, dev: null, mode: null, portgroup: null, model: virtio,
-                  mac: "52:54:00:9c:7f:33", mtu: null}]
+                  mac: "52:54:00:9c:7f:33", mtu: null, addresses: [192.168.122.45], address_source: agent}]
+    tags: [web]
+    guest_agent: true
 restart_required:
   description:
     - True when the persistent definition of an active domain changed; the running domain keeps its old
@@ -538,6 +599,11 @@ _DOMAIN = dict(
     force=dict(type="bool"),
     remove_storage=dict(type="bool"),
     remove_nvram=dict(type="bool"),
+    tags=dict(type="list", elements="str"),
+    guest_agent=dict(type="bool"),
+    address_source=dict(type="list", elements="str", choices=["agent", "lease", "arp"]),
+    wait_for=dict(type="str", choices=["ip", "agent"]),
+    wait_timeout=dict(type="int"),
 )
 
 

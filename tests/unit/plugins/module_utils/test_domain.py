@@ -275,3 +275,94 @@ def test_bad_interfaces_name_the_field(lab, reconcile, nic, field, words):
         reconcile(params(**guest(prefix, volume, interfaces=[nic], state="present")))
     assert err.value.field == field and words in str(err.value), str(err.value)
     assert not [d for d in connection.conn.listAllDomains() if d.name().startswith(prefix)]
+
+
+# ---------------------------------------------------------------- tags, guest agent, addresses, wait_for (issue 12)
+
+def metadata_tags(connection, name, flags):
+    from ansible_collections.kvmops.hypervisor.plugins.module_utils._metadata import NAMESPACE, parse_tags
+    try:
+        return parse_tags(connection.conn.lookupByName(name).metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, NAMESPACE, flags))
+    except libvirt.libvirtError:
+        return []
+
+
+def test_tags_are_set_and_changed_live_without_restart(lab, reconcile):
+    connection, prefix, volume = lab
+    first, _applied, last = four_steps(reconcile, params(**guest(prefix, volume, tags=["web", "prod"])))
+    assert first["actions"] == ["define", "set tags", "start"]
+    assert last["domain"]["tags"] == ["web", "prod"]
+    assert metadata_tags(connection, prefix + "g1", libvirt.VIR_DOMAIN_AFFECT_CONFIG) == ["web", "prod"]
+    first, _applied, last = four_steps(reconcile, params(**guest(prefix, volume, tags=["db"])))
+    assert first["actions"] == ["set tags"] and not first["restart_required"]
+    assert (first["diff"]["before"], first["diff"]["after"]) == ({"tags": ["web", "prod"]}, {"tags": ["db"]})
+    for flags in (libvirt.VIR_DOMAIN_AFFECT_CONFIG, libvirt.VIR_DOMAIN_AFFECT_LIVE):
+        assert metadata_tags(connection, prefix + "g1", flags) == ["db"]
+    xml = parse(connection.conn.lookupByName(prefix + "g1").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    assert xml.find("metadata/{https://kvmops.github.io/xmlns/hypervisor/guest/1.0}guest") is not None
+    four_steps(reconcile, params(**guest(prefix, volume, tags=[])))
+    assert metadata_tags(connection, prefix + "g1", libvirt.VIR_DOMAIN_AFFECT_CONFIG) == []
+    # Not given: left alone.
+    assert not reconcile(params(**guest(prefix, volume)))["changed"]
+
+
+def test_guest_agent_channel(lab, reconcile):
+    connection, prefix, volume = lab
+
+    def channels():
+        xml = parse(connection.conn.lookupByName(prefix + "g1").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        return [c.find("target").get("name") for c in xml.findall("devices/channel")]
+
+    last = four_steps(reconcile, params(**guest(prefix, volume, state="present")))[2]
+    assert channels() == ["org.qemu.guest_agent.0"] and last["domain"]["guest_agent"] is True
+    first, _a, last = four_steps(reconcile, params(**guest(prefix, volume, state="present", guest_agent=False)))
+    assert first["diff"]["after"] == {"guest_agent": False} and first["actions"] == ["update definition"]
+    assert channels() == [] and last["domain"]["guest_agent"] is False
+    four_steps(reconcile, params(**guest(prefix, volume, state="present", guest_agent=True)))
+    assert channels() == ["org.qemu.guest_agent.0"]
+    connection.conn.lookupByName(prefix + "g1").undefine()
+    four_steps(reconcile, params(**guest(prefix, volume, state="present", guest_agent=False)))
+    assert channels() == []
+
+
+def test_addresses_wait_for_ip_and_the_domains_form(lab, reconcile):
+    # The test driver answers every address source with one lease per NIC.
+    connection, prefix, volume = lab
+    items = [dict(name=prefix + "a"), dict(name=prefix + "b", address_source=["arp"])]
+    p = params(domains=items, virt_type="qemu", memory="64", interfaces=[dict(network="default")], wait_for="ip", wait_timeout=5)
+    check = reconcile(p, check_mode=True)
+    assert [d["domain"]["interfaces"][0]["addresses"] for d in check["domains"]] == [[], []]  # not running yet
+    applied = reconcile(p)
+    nics = [d["domain"]["interfaces"][0] for d in applied["domains"]]
+    assert all(n["addresses"] and n["addresses"][0].startswith("192.168.122.") for n in nics)
+    assert [n["address_source"] for n in nics] == ["agent", "arp"]
+    again = reconcile(p)
+    assert not again["changed"] and [d["domain"]["interfaces"][0]["addresses"] for d in again["domains"]] == [n["addresses"] for n in nics]
+
+
+def test_wait_for_times_out_naming_the_guest_and_what_it_saw(lab, reconcile):
+    # No interface: no source can ever give an address.
+    connection, prefix, volume = lab
+    p = params(name=prefix + "g1", virt_type="qemu", memory="64", interfaces=[], wait_for="ip", wait_timeout=1)
+    with pytest.raises(reconcile.Failed) as err:
+        reconcile(p)
+    message = str(err.value)
+    assert message.startswith("wait_for: guest '{0}g1' has no IP address after wait_timeout=1 seconds; last seen: agent: no address".format(prefix))
+    assert connection.conn.lookupByName(prefix + "g1").isActive()  # started; only the wait failed
+    assert reconcile(p, check_mode=True)["changed"] is False  # check mode does not wait
+
+
+@pytest.mark.parametrize("args, field", [
+    (dict(tags=[""]), "tags[0]"),
+    (dict(tags=["web", " x"]), "tags[1]"),
+    (dict(tags=["a\x00"]), "tags[0]"),
+    (dict(wait_for="ip", state="present"), "wait_for"),
+    (dict(wait_for="agent", guest_agent=False), "wait_for"),
+    (dict(wait_timeout=-1), "wait_timeout"),
+])
+def test_bad_guest_options_name_the_field(lab, reconcile, args, field):
+    connection, prefix, volume = lab
+    with pytest.raises(reconcile.Failed) as err:
+        reconcile(params(**guest(prefix, volume, **args)))
+    assert err.value.field == field, str(err.value)
+    assert not [d for d in connection.conn.listAllDomains() if d.name().startswith(prefix)]
