@@ -9,6 +9,7 @@ libvirt's refusals of a definition are mapped to options in _domain_errors."""
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 
@@ -22,6 +23,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_spec imp
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_guest import fill_addresses, observe, wait
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml import (
+    add_seed_cdrom,
     build,
     compare,
     describe,
@@ -59,6 +61,12 @@ def state_name(code):
     if code == _vir("VIR_DOMAIN_SHUTDOWN", 4):
         return "shutting-down"
     return "shutoff"
+
+
+def _is_seed(disk, domain):
+    """The cloud-init seed CD-ROM of `domain` (volume <domain>-cidata.iso)."""
+    source = disk.find("source")
+    return disk.get("device") == "cdrom" and source is not None and source.get("volume") == domain + "-cidata.iso"
 
 
 def undefine_flags(definition, remove_nvram):
@@ -101,9 +109,24 @@ class DomainBackend(Backend):
             else:
                 actual = None
             check_capabilities(spec, resolver, actual)
+            if spec.get("_seed") is not None:
+                self._seed_pool(spec, dom, resolver)
         self._specs = specs
         self._domains = {}
         return specs
+
+    def _seed_pool(self, spec, dom, resolver):
+        """cloud_init.pool, else the pool of the first disk (given, or of the existing domain); it must exist."""
+        field = spec["_prefix"] + "cloud_init.pool"
+        if spec["_seed_pool"] is None and dom is not None:
+            from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_seed import pool_of_first_disk
+
+            actual = parse(self.connection.call("read domain {0}".format(spec["name"]), dom.XMLDesc,
+                                                _vir("VIR_DOMAIN_XML_INACTIVE", 2)))
+            spec["_seed_pool"] = pool_of_first_disk(actual)
+        if spec["_seed_pool"] is None:
+            raise ValidationError(field, "is required: the domain has no disk in a pool to put the seed beside")
+        resolver.pool(field, spec["_seed_pool"])
 
     def plan(self, spec):
         return _DomainPlanner(self.connection, spec).plan()
@@ -181,9 +204,10 @@ class _DomainPlanner:
     def _define(self, plan):
         spec = self.spec
         if self.dom is None:
-            desired = spec["_desired"] if spec.get("xml") is not None else build(spec, new=True)
+            desired = copy.deepcopy(spec["_desired"]) if spec.get("xml") is not None else build(spec, new=True)
             if spec.get("xml") is not None and spec.get("guest_agent") is not None:
                 set_guest_agent(desired, spec["guest_agent"])
+            self._seed(plan, desired, None)
             plan.differ("definition", None, to_string(mask(desired)))
             plan.add("define", lambda: self._write("define", desired))
             self.definition = desired
@@ -193,7 +217,12 @@ class _DomainPlanner:
         self.state = state_name(self._call("read state", self.dom.state)[0])
         self.autostart = bool(self._call("read autostart", self.dom.autostart))
         self.tags = parse_tags(etree.tostring(actual, encoding="unicode"))
-        differences, merged = compare(spec["_desired"], actual, spec["_managed"])
+        desired = spec["_desired"]
+        if spec.get("_seed") is not None:
+            desired = copy.deepcopy(desired)
+            if self._seed(plan, desired, actual) and self.state != "shutoff":
+                self.restart_required = True
+        differences, merged = compare(desired, actual, spec["_managed"])
         for path, want, have in differences:
             plan.differ(path, have, want)
         if spec.get("guest_agent") is not None and set_guest_agent(merged, spec["guest_agent"]):
@@ -208,6 +237,35 @@ class _DomainPlanner:
             plan.add("update definition (restart required)", lambda: self._write("redefine", merged))
         else:
             plan.add("update definition", lambda: self._write("redefine", merged))
+
+    def _seed(self, plan, desired, actual):
+        """cloud_init: plan the seed volume (created, or rebuilt when its
+        files differ; user-data is never shown, only that it changed) and add
+        its CD-ROM to `desired`.  True when an existing seed is rebuilt."""
+        seed = self.spec.get("_seed")
+        if seed is None:
+            return False
+        from ansible_collections.kvmops.hypervisor.plugins.module_utils import _domain_seed as seeds  # pylint: disable=import-outside-toplevel
+
+        pool, name = self.spec["_seed_pool"], seeds.volume_name(self.name)
+        volume, data = seeds.read(self.connection, pool, name)
+        rebuilt = False
+        if volume is None:
+            plan.differ("cloud_init", None, "seed {0} in pool {1}".format(name, pool))
+            plan.add("create cloud-init seed {0}".format(name), lambda: seeds.write(self.connection, pool, name, seed.files))
+        else:
+            changed = seeds.changed_files(data, seed.files)
+            for file_name in changed:
+                plan.differ("cloud_init." + file_name, "(previous content)", "(changed)")
+            if changed:
+                rebuilt = True
+                plan.add("rebuild cloud-init seed {0}".format(name),
+                         lambda: seeds.write(self.connection, pool, name, seed.files, old=volume))
+        machine = self.spec.get("machine")
+        if machine is None and actual is not None and actual.find("os/type") is not None:
+            machine = actual.find("os/type").get("machine")
+        add_seed_cdrom(desired, actual, dict(seeds.seed_disk(self.spec, machine)), seeds.is_seed, self.name)
+        return rebuilt
 
     def _write(self, action, definition):
         """defineXML; a refusal that is about options names them (libvirt's own message follows)."""
@@ -326,8 +384,8 @@ class _DomainPlanner:
         """Paths of the domain's disk images (device disk; CD-ROM media are kept)."""
         paths = []
         for disk in actual.findall("devices/disk"):
-            if disk.get("device", "disk") != "disk":
-                continue
+            if disk.get("device", "disk") != "disk" and not _is_seed(disk, self.name):
+                continue  # CD-ROM media are kept, except the cloud-init seed of this domain
             source = disk.find("source")
             if source is None:
                 continue

@@ -80,10 +80,20 @@ def secrets_in(text):
 
 
 def secret_values(params):
-    """Secrets in the `xml` options (top level and `domains` items)."""
+    """Secrets in the `xml` options and in cloud_init's user_data (top level
+    and `domains` items)."""
     found = set()
-    texts = [params.get("xml")] + [item.get("xml") for item in params.get("domains") or [] if isinstance(item, dict)]
-    for text in texts:
+    items = [params] + [item for item in params.get("domains") or [] if isinstance(item, dict)]
+    for item in items:
+        text = item.get("xml")
         if isinstance(text, str) and text:
             found |= secrets_in(text)
+        cloud_init = item.get("cloud_init")
+        if isinstance(cloud_init, dict) and isinstance(cloud_init.get("user_data"), (dict, str)):
+            from ansible_collections.kvmops.hypervisor.plugins.module_utils._cloudinit import secrets  # pylint: disable=import-outside-toplevel
+
+            try:
+                found |= set(value for value in secrets(cloud_init["user_data"]) if value)
+            except (TypeError, ValueError):
+                pass  # validation reports what is wrong with it, naming the field
     return found

@@ -175,6 +175,7 @@ def validate(spec, resolver):
             raise ValidationError(prefix + "xml", "<name> is {0!r} but name is {1!r}".format(xml_name, name))
         spec["_desired"] = root
         spec["_managed"] = managed_kinds(root)
+        _cloud_init(spec)
         return spec
     if spec.get("vcpus") is not None and spec["vcpus"] < 1:
         raise ValidationError(prefix + "vcpus", "must be 1 or more, got {0}".format(spec["vcpus"]))
@@ -223,7 +224,19 @@ def validate(spec, resolver):
         raise ValidationError(prefix + "graphics_listen", "must be an address, for example 127.0.0.1 or 0.0.0.0")
     spec["_managed"] = managed
     spec["_desired"] = build(spec)
+    _cloud_init(spec)
     return spec
+
+
+def _cloud_init(spec):
+    """The seed of `cloud_init` (imported only when it is given)."""
+    if spec.get("cloud_init") is None:
+        return
+    if spec["state"] == "absent":
+        return
+    from ansible_collections.kvmops.hypervisor.plugins.module_utils import _domain_seed  # pylint: disable=import-outside-toplevel
+
+    _domain_seed.validate(spec)
 
 
 def _guest(spec):

@@ -145,6 +145,25 @@ def build(spec, new=False):
     return root
 
 
+def add_seed_cdrom(desired, actual, disk, is_seed, domain):
+    """Add the cloud-init seed's CD-ROM `disk` to `desired` (in place): on
+    the target it has in `actual` when attached, else on the first target of
+    its bus free in both definitions."""
+    current = None
+    if actual is not None:
+        current = next((d for d in actual.findall("devices/disk") if is_seed(d, domain)), None)
+    if current is not None and current.find("target") is not None:
+        disk["target"] = current.find("target").get("dev")
+    else:
+        taken = set(_target(d) for root in (desired, actual) if root is not None for d in root.findall("devices/disk"))
+        disk["target"] = next(name for name in (_DEV_PREFIX[disk["bus"]] + _dev_suffix(i) for i in range(26 * 27))
+                              if name not in taken)
+    devices = desired.find("devices")
+    if devices is None:
+        devices = _sub(desired, "devices")
+    _build_disk(devices, disk)
+
+
 # The virtio-serial channel qemu-guest-agent listens on in the guest.
 GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0"
 

@@ -190,6 +190,22 @@ options:
       wait_timeout:
         description: As O(wait_timeout).
         type: int
+      cloud_init:
+        description: As O(cloud_init).
+        type: dict
+        suboptions:
+          user_data:
+            description: As O(cloud_init.user_data).
+            type: raw
+          meta_data:
+            description: As O(cloud_init.meta_data).
+            type: dict
+          network_config:
+            description: As O(cloud_init.network_config).
+            type: dict
+          pool:
+            description: As O(cloud_init.pool).
+            type: str
   state:
     description:
       - V(present) defines (or updates) the domain and leaves its run state alone.
@@ -422,6 +438,34 @@ options:
     description:
       - Seconds O(wait_for) waits. With O(domains), the longest given applies to all. Defaults to V(300).
     type: int
+  cloud_init:
+    description:
+      - A cloud-init NoCloud seed for the guest, built by the module (with the Python library C(pycdlib), which the
+        managed host then needs) and stored as the volume C(<name>-cidata.iso) in O(cloud_init.pool), attached
+        read-only as a CD-ROM on a bus stock cloud kernels see (IDE on the C(pc) machine, SATA on C(q35)).
+      - The seed is compared by the files inside it and rebuilt only when they change; the guest reads it at its
+        next boot, so a running guest then gets RV(restart_required=true).
+      - The seed is not part of O(disks); it is removed with the domain only with O(remove_storage=true).
+    type: dict
+    suboptions:
+      user_data:
+        description:
+          - User data, a dict (written as C(#cloud-config)) or a string (for example a shell script).
+          - Secrets in it (passwords, C(chpasswd), private keys) are masked in every output; the rest of it is
+            never shown in C(--diff), which only says that it changed.
+        type: raw
+      meta_data:
+        description:
+          - Meta data; C(instance-id) and C(local-hostname) default to the domain's name (made a valid host name).
+        type: dict
+      network_config:
+        description:
+          - Network configuration, version 1 or 2, as cloud-init takes it.
+        type: dict
+      pool:
+        description:
+          - Storage pool of the seed volume. Defaults to the pool of the domain's first disk.
+        type: str
 notes:
   - Disks use C(<disk type='volume'>) for pool volumes, so the definition keeps referring to the pool.
 """
@@ -604,6 +648,12 @@ _DOMAIN = dict(
     address_source=dict(type="list", elements="str", choices=["agent", "lease", "arp"]),
     wait_for=dict(type="str", choices=["ip", "agent"]),
     wait_timeout=dict(type="int"),
+    cloud_init=dict(type="dict", options=dict(
+        user_data=dict(type="raw"),
+        meta_data=dict(type="dict"),
+        network_config=dict(type="dict"),
+        pool=dict(type="str"),
+    )),
 )
 
 

@@ -366,3 +366,29 @@ def test_bad_guest_options_name_the_field(lab, reconcile, args, field):
         reconcile(params(**guest(prefix, volume, **args)))
     assert err.value.field == field, str(err.value)
     assert not [d for d in connection.conn.listAllDomains() if d.name().startswith(prefix)]
+
+
+# ---------------------------------------------------------------- cloud_init: bad input (the seed itself: integration target)
+
+@pytest.mark.parametrize("args, field", [
+    (dict(cloud_init=dict(user_data=5)), "cloud_init.user_data"),
+    (dict(cloud_init=dict(pool="kvmops-no-pool")), "cloud_init.pool"),
+    (dict(cloud_init=dict(meta_data={"instance-id": ""})), "cloud_init.meta_data.instance-id"),
+    (dict(cloud_init=dict(network_config={"version": 9})), "cloud_init.network_config.version"),
+    (dict(cloud_init=dict(), disks=[dict(path="/dev/null")]), "cloud_init.pool"),
+    (dict(cloud_init=dict(), disks=[]), "cloud_init.pool"),
+])
+def test_bad_cloud_init_names_the_field(lab, reconcile, args, field):
+    connection, prefix, volume = lab
+    with pytest.raises(reconcile.Failed) as err:
+        reconcile(params(**guest(prefix, volume, **args)))
+    assert err.value.field == field, str(err.value)
+    assert not [d for d in connection.conn.listAllDomains() if d.name().startswith(prefix)]
+    assert [v for v in connection.conn.storagePoolLookupByName(POOL).listVolumes() if v.startswith(prefix)] == [volume]
+
+
+def test_cloud_init_secrets_are_no_log_values():
+    from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_secrets import secret_values
+    user_data = {"users": [{"name": "ops", "passwd": "Kv6-cI9x"}], "chpasswd": {"list": "root:Kv7-cI0y"}}
+    found = secret_values(dict(xml=None, cloud_init=None, domains=[dict(name="a", cloud_init=dict(user_data=user_data))]))
+    assert "Kv6-cI9x" in found and any("Kv7-cI0y" in value for value in found)
