@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from urllib.parse import urlsplit
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _validate
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError, NotFoundError, ValidationError
@@ -23,12 +24,22 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._volume_content 
     sha256_file,
     staging_name,
 )
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._volume_image import (
+    compression,
+    open_source,
+    shown_url,
+    virtual_size,
+    write_image,
+)
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._volume_users import VolumeUsers
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import etree, parse, to_string
 
 FORMATS = ("qcow2", "raw", "iso")
 STATES = ("present", "absent")
-OPTIONS = ("pool", "name", "state", "capacity", "format", "src", "checksum", "replace")
+OPTIONS = ("pool", "name", "state", "capacity", "format", "src", "checksum", "replace", "url", "url_username", "url_password",
+           "validate_certs", "backing_volume")
+# Seconds a download may stall before it fails.
+URL_TIMEOUT = 60
 _CHECKSUM = re.compile(r"^sha256:([0-9a-fA-F]{64})$")
 # qemu-img rounds qcow2 sizes up to whole 512-byte sectors.
 _SECTOR = 512
@@ -41,9 +52,14 @@ class VolumeSpec:
     messages (e.g. "volumes[2]."), so every message names its field."""
 
     def __init__(self, pool=None, name=None, state="present", capacity=None, format=None, src=None, checksum=None, replace=False,
-                 prefix=""):
+                 url=None, url_username=None, url_password=None, validate_certs=True, backing_volume=None, prefix=""):
         self.prefix = prefix
         self.replace = bool(replace)
+        self.url = url
+        self.url_username = url_username
+        self.url_password = url_password
+        self.validate_certs = True if validate_certs is None else bool(validate_certs)
+        self.timeout = URL_TIMEOUT
         if not pool:
             raise ValidationError(self.field("pool"), "required")
         self.pool = _validate.name(self.field("pool"), pool)
@@ -57,9 +73,25 @@ class VolumeSpec:
             raise ValidationError(self.field("format"), "{0!r} is not one of {1}".format(format, ", ".join(FORMATS)))
         self.format = format
         self.capacity = None if capacity is None else parse_size(self.field("capacity"), capacity)
-        if src is not None and capacity is not None:
-            raise ValidationError(self.field("capacity"), "cannot be combined with src; an uploaded volume is as large as its source")
+        if sum(value is not None for value in (src, url, backing_volume)) > 1:
+            raise ValidationError(self.field("src"), "src, url and backing_volume are mutually exclusive")
         self.src = src
+        if url is not None:
+            _validate.text(self.field("url"), url)
+            if urlsplit(url).scheme not in ("http", "https", "ftp", "file"):
+                raise ValidationError(self.field("url"), "{0} is not an http, https, ftp or file URL".format(shown(shown_url(url))))
+            if checksum is None:
+                raise ValidationError(self.field("checksum"), "required with url (sha256:<64 hex digits> of the file as published)")
+        self.backing = None
+        if backing_volume is not None:
+            if not isinstance(backing_volume, dict) or set(backing_volume) - {"pool", "volume"} or not backing_volume.get("volume"):
+                raise ValidationError(self.field("backing_volume"), "expected {pool: <pool>, volume: <volume>} (pool defaults to this one's)")
+            self.backing = (_validate.name(self.field("backing_volume.pool"), backing_volume.get("pool") or pool),
+                            _validate.name(self.field("backing_volume.volume"), backing_volume["volume"]))
+            if format not in (None, "qcow2"):
+                raise ValidationError(self.field("format"), "an overlay on backing_volume is qcow2, not {0}".format(format))
+            if self.backing == (pool, name):
+                raise ValidationError(self.field("backing_volume"), "volume {0} cannot back itself".format(pool + "/" + name))
         self.checksum = None
         if checksum is not None:
             match = _CHECKSUM.match(str(checksum).strip())
@@ -85,6 +117,20 @@ class VolumeSpec:
     def label(self):
         return "{0}/{1}".format(self.pool, self.name)
 
+    @property
+    def image(self):
+        """Created from an image (src, url or backing_volume): the guest's disk from then on."""
+        return self.src is not None or self.url is not None or self.backing is not None
+
+    @property
+    def source(self):
+        return shown(self.src) if self.src is not None else shown_url(self.url)
+
+    @property
+    def unpacks(self):
+        """Written through the pool's directory (a URL, a compressed file) rather than a libvirt upload stream."""
+        return self.url is not None or compression(self.src or "") is not None
+
     @classmethod
     def from_params(cls, params, defaults=None, prefix=""):
         """An item of `volumes` (or the top level): unset options take `defaults`."""
@@ -107,14 +153,14 @@ class VolumeSpec:
     def create_format(self):
         if self.format is not None:
             return self.format
-        return "raw" if self.src is not None else "qcow2"
+        return "raw" if self.src is not None or self.url is not None else "qcow2"
 
 
 def describe(volume):
     """The `volume` return value of an existing volume."""
     root = parse(volume.XMLDesc(0))
     _type, capacity, allocation = volume.info()
-    return dict(
+    result = dict(
         name=volume.name(),
         key=volume.key(),
         path=volume.path(),
@@ -122,6 +168,10 @@ def describe(volume):
         allocation=allocation,
         format=root.find("target/format").get("type") if root.find("target/format") is not None else None,
     )
+    backing = root.findtext("backingStore/path")
+    if backing:
+        result["backing_path"] = backing
+    return result
 
 
 class VolumeBackend(Backend):
@@ -132,6 +182,9 @@ class VolumeBackend(Backend):
     def __init__(self, module, connection=None):
         super().__init__(module, connection)
         self._pools = {}
+        # (pool, name) -> the volume an earlier item of this run creates, as
+        # planned: an overlay's backing volume may be listed before it.
+        self._planned = {}
         self.content = Content(connection)
         self.users = VolumeUsers(connection)
 
@@ -164,15 +217,31 @@ class VolumeBackend(Backend):
 
     # look-ups ----------------------------------------------------------------
 
-    def _pool(self, spec):
-        if spec.pool not in self._pools:
-            pool = self.connection.pool(spec.pool)
+    def _pool(self, spec, name=None, field="pool"):
+        name = name or spec.pool
+        if name not in self._pools:
+            pool = self.connection.pool(name)
             if pool is None:
-                raise NotFoundError(spec.field("pool"), "storage pool {0} does not exist".format(spec.pool))
-            if not self.connection.call("read pool {0}".format(spec.pool), pool.isActive):
-                raise ValidationError(spec.field("pool"), "storage pool {0} is not active".format(spec.pool))
-            self._pools[spec.pool] = pool
-        return self._pools[spec.pool]
+                raise NotFoundError(spec.field(field), "storage pool {0} does not exist".format(name))
+            if not self.connection.call("read pool {0}".format(name), pool.isActive):
+                raise ValidationError(spec.field(field), "storage pool {0} is not active".format(name))
+            self._pools[name] = pool
+        return self._pools[name]
+
+    def _backing(self, spec):
+        """(path, format, capacity) of the volume an overlay is made on; an
+        earlier item of this run may create it (then its path is unknown in
+        check mode)."""
+        pool_name, name = spec.backing
+        pool = self._pool(spec, pool_name, "backing_volume.pool")
+        volume = self.connection.volume(pool, name)
+        if volume is None:
+            planned = self._planned.get((pool_name, name))
+            if planned is None:
+                raise NotFoundError(spec.field("backing_volume"), "volume {0}/{1} does not exist".format(pool_name, name))
+            return planned.get("path"), planned.get("format"), planned["capacity"]
+        info = self.connection.call("read volume {0}/{1}".format(pool_name, name), describe, volume)
+        return info["path"], info["format"], info["capacity"]
 
     # plan --------------------------------------------------------------------
 
@@ -186,51 +255,118 @@ class VolumeBackend(Backend):
                 plan.differ("state", "present", "absent")
                 label = "delete volume {0}".format(spec.label)
                 plan.add(label, lambda: self.connection.call(label, volume.delete, 0))
+            self._planned.pop((spec.pool, spec.name), None)
             return plan
         self._plan_leftover(plan, spec, pool)
         if volume is None:
             predicted = self._plan_create(plan, spec, pool)
         else:
             predicted = self.connection.call("read volume {0}".format(spec.label), describe, volume)
-            if spec.src is not None or spec.checksum is not None:
+            if spec.checksum is not None and spec.src is None and spec.url is None:
+                self._plan_checksum(spec, volume)
+            elif spec.image and (spec.replace or self._is_iso(spec, predicted)):
                 self._plan_content(plan, spec, pool, volume, predicted)
+            elif spec.image:
+                self._plan_image(spec, predicted)
             else:
                 self._plan_format(spec, predicted)
             if spec.capacity is not None:
                 self._plan_capacity(plan, spec, volume, predicted)
+        self._planned[(spec.pool, spec.name)] = predicted
         plan.result = self._item(spec, predicted)
         return plan
 
+    @staticmethod
+    def _is_iso(spec, current):
+        """A read-only image (an installation ISO) is compared by its content on every run."""
+        return (spec.format or current["format"]) == "iso"
+
     def _plan_create(self, plan, spec, pool):
-        if spec.src is None:
+        if spec.src is None and spec.url is None:
             if spec.checksum is not None:
                 raise ValidationError(spec.field("src"), "required to create volume {0} with a checksum".format(spec.label))
-            if spec.capacity is None:
-                raise ValidationError(spec.field("capacity"), "required to create volume {0} (or give src)".format(spec.label))
-            capacity = spec.capacity
-        else:
+        capacity = spec.capacity
+        expected = None
+        if spec.backing is not None:
+            backing_path, backing_format, backing_capacity = self._backing(spec)
+            capacity = max(capacity or 0, backing_capacity or 0)
+        elif spec.src is not None:
             self._verify_src(spec)
-            capacity = spec.src_size
+            size = spec.src_size if compression(spec.src) else virtual_size(spec.src)
+            if capacity is not None and not compression(spec.src) and capacity < size:
+                raise ValidationError(spec.field("capacity"), "{0} bytes is smaller than the image {1} ({2} bytes)".format(
+                    capacity, shown(spec.src), size))
+            capacity = max(capacity or 0, size)
+            expected = self._expected_hash(spec)
+        elif spec.url is not None:
+            expected = spec.checksum
+        elif capacity is None:
+            raise ValidationError(spec.field("capacity"), "required to create volume {0} (or give src, url or backing_volume)".format(
+                spec.label))
         plan.differ("state", "absent", "present")
         plan.differ("capacity", None, capacity)
-        plan.differ("format", None, spec.create_format)
-        expected = None
-        if spec.src is not None:
-            expected = self._expected_hash(spec)
-            plan.differ("content", None, "sha256:{0}".format(expected))
-        xml = spec.create_xml(capacity)
+        fmt = "qcow2" if spec.backing is not None else spec.create_format
+        plan.differ("format", None, fmt)
+        predicted = dict(name=spec.name, key=None, path=None, capacity=capacity, allocation=None, format=fmt)
         label = "create volume {0}".format(spec.label)
-        directory = local_directory(self.connection, pool) if spec.src is not None else None
-        if directory is not None:
-            plan.add(label + " from " + shown(spec.src), lambda: self._stage(spec, pool, directory, expected, replace=False))
-        else:
+        if expected is not None:
+            plan.differ("content", None, "sha256:{0}".format(expected))
+        if spec.backing is not None:
+            plan.differ("backing_volume", None, "{0}/{1}".format(*spec.backing))
+            predicted["backing_path"] = backing_path
+            plan.add("{0} on {1}/{2}".format(label, *spec.backing), lambda: self._create_overlay(spec, pool, label))
+            return predicted
+        if spec.src is None and spec.url is None:
+            xml = spec.create_xml(capacity)
+            plan.add(label, lambda: self.connection.call(label, pool.createXML, xml, 0))
+            return predicted
+        directory = local_directory(self.connection, pool)
+        if directory is None:
+            if spec.unpacks or spec.capacity is not None:
+                raise ValidationError(spec.field("url" if spec.url is not None else "src"),
+                                      "an image from a URL, a compressed image or one grown with capacity is written through the "
+                                      "pool's directory: it needs a directory pool on this host (a local URI)")
+            xml = spec.create_xml(capacity)
+
             def create():
                 volume = self.connection.call(label, pool.createXML, xml, 0)
-                if spec.src is not None:
-                    self._upload(spec, pool, volume, expected)
+                self._upload(spec, pool, volume, expected)
 
-            plan.add(label + (" from " + shown(spec.src) if spec.src else ""), create)
-        return dict(name=spec.name, key=None, path=None, capacity=capacity, allocation=None, format=spec.create_format)
+            plan.add(label + " from " + spec.source, create)
+            return predicted
+        plan.add(label + " from " + spec.source, lambda: self._stage(spec, pool, directory, expected, replace=False))
+        return predicted
+
+    def _create_overlay(self, spec, pool, label):
+        """A qcow2 volume whose backing file is the base volume: O(1), nothing copied."""
+        backing_path, backing_format, backing_capacity = self._backing(spec)
+        root = etree.Element("volume")
+        etree.SubElement(root, "name").text = spec.name
+        etree.SubElement(root, "capacity", unit="bytes").text = str(max(spec.capacity or 0, backing_capacity))
+        etree.SubElement(root, "allocation", unit="bytes").text = "0"
+        etree.SubElement(etree.SubElement(root, "target"), "format", type="qcow2")
+        store = etree.SubElement(root, "backingStore")
+        etree.SubElement(store, "path").text = backing_path
+        etree.SubElement(store, "format", type=backing_format or "raw")
+        self.connection.call(label, pool.createXML, to_string(root), 0)
+
+    def _plan_image(self, spec, current):
+        """An existing volume made from an image is the guest's disk: never
+        hashed against its source again; its format and backing volume must
+        be the asked ones.  A src that does not match its own checksum is
+        still bad input."""
+        if spec.src is not None:
+            self._verify_src(spec)
+        if spec.backing is not None:
+            backing_path = self._backing(spec)[0]
+            if current.get("backing_path") != backing_path:
+                raise ValidationError(spec.field("backing_volume"), "volume {0} has backing file {1}, not {2}/{3}; changing it is not supported".format(
+                    spec.label, shown(current.get("backing_path") or "(none)"), *spec.backing))
+            if current["format"] != "qcow2":
+                raise ValidationError(spec.field("backing_volume"), "volume {0} is {1}, not a qcow2 overlay".format(spec.label, current["format"]))
+            return
+        if spec.format is not None and spec.format != current["format"] and not spec.unpacks:
+            self._plan_format(spec, current)
 
     @staticmethod
     def _plan_format(spec, current):
@@ -246,6 +382,8 @@ class VolumeBackend(Backend):
         if spec.capacity <= have <= ceiling:
             return
         if have > ceiling:
+            if spec.image:
+                return  # at least the asked capacity: the guest's disk may have grown since
             raise ValidationError(spec.field("capacity"), "volume {0} is {1} bytes; shrinking it to {2} bytes is not supported (grow only)".format(
                 spec.label, have, spec.capacity))
         plan.differ("capacity", have, spec.capacity)
@@ -253,38 +391,42 @@ class VolumeBackend(Backend):
         label = "grow volume {0} to {1} bytes".format(spec.label, spec.capacity)
         plan.add(label, lambda: self.connection.call(label, volume.resize, spec.capacity, 0))
 
-    def _plan_content(self, plan, spec, pool, volume, current):
-        """An existing volume with src or checksum: unchanged when its content hashes as expected."""
-        if spec.src is not None:
-            physical = self.connection.call("read volume {0}".format(spec.label), volume.infoFlags,
-                                            libvirt.VIR_STORAGE_VOL_GET_PHYSICAL)[2]
-            if physical == spec.src_size:
-                have = self.content.volume_hash(volume, spec.label)
-                if have == self._expected_hash(spec):
-                    return
-            else:
-                have = "{0} bytes".format(physical)
-            self._verify_src(spec)
-            expected = self._expected_hash(spec)
-            if not spec.replace:
-                raise ValidationError(spec.field("src"), "volume {0} holds other content ({1}) than {2} (sha256:{3}); "
-                                      "replace: true would overwrite it".format(
-                                          spec.label, "sha256:{0}".format(have) if physical == spec.src_size else have,
-                                          shown(spec.src), expected))
-            self._refuse_in_use(spec, current["path"])
-            directory = local_directory(self.connection, pool)
-            if directory is None:
-                raise ValidationError(spec.field("replace"), "volume {0} can only be replaced in a directory pool on this host "
-                                      "(a local URI): the new content is staged beside it and renamed into place".format(spec.label))
-            plan.differ("content", "sha256:{0}".format(have) if physical == spec.src_size else have, "sha256:{0}".format(expected))
-            current.update(capacity=spec.src_size, allocation=None)
-            label = "replace volume {0} from {1}".format(spec.label, shown(spec.src))
-            plan.add(label, lambda: self._stage(spec, pool, directory, expected, replace=True))
-            return
+    def _plan_checksum(self, spec, volume):
+        """checksum without src: the volume's content must have it."""
         have = self.content.volume_hash(volume, spec.label)
         if have != spec.checksum:
             raise ValidationError(spec.field("checksum"), "volume {0} has sha256:{1}, not sha256:{2}; give src to replace its content".format(
                 spec.label, have, spec.checksum))
+
+    def _plan_content(self, plan, spec, pool, volume, current):
+        """An ISO volume (or any with replace): unchanged when its content hashes as expected."""
+        if spec.url is not None or spec.unpacks:
+            raise ValidationError(spec.field("url" if spec.url is not None else "src"),
+                                  "volume {0} exists; only an uncompressed src is compared with it and replaced".format(spec.label))
+        physical = self.connection.call("read volume {0}".format(spec.label), volume.infoFlags,
+                                        libvirt.VIR_STORAGE_VOL_GET_PHYSICAL)[2]
+        if physical == spec.src_size:
+            have = self.content.volume_hash(volume, spec.label)
+            if have == self._expected_hash(spec):
+                return
+        else:
+            have = "{0} bytes".format(physical)
+        self._verify_src(spec)
+        expected = self._expected_hash(spec)
+        if not spec.replace:
+            raise ValidationError(spec.field("src"), "volume {0} holds other content ({1}) than {2} (sha256:{3}); "
+                                  "replace: true would overwrite it".format(
+                                      spec.label, "sha256:{0}".format(have) if physical == spec.src_size else have,
+                                      shown(spec.src), expected))
+        self._refuse_in_use(spec, current["path"])
+        directory = local_directory(self.connection, pool)
+        if directory is None:
+            raise ValidationError(spec.field("replace"), "volume {0} can only be replaced in a directory pool on this host "
+                                  "(a local URI): the new content is staged beside it and renamed into place".format(spec.label))
+        plan.differ("content", "sha256:{0}".format(have) if physical == spec.src_size else have, "sha256:{0}".format(expected))
+        current.update(capacity=spec.src_size, allocation=None)
+        label = "replace volume {0} from {1}".format(spec.label, shown(spec.src))
+        plan.add(label, lambda: self._stage(spec, pool, directory, expected, replace=True))
 
     def _plan_leftover(self, plan, spec, pool):
         """A staging volume of a run that died (libvirtd lost mid-upload) is deleted."""
@@ -328,27 +470,57 @@ class VolumeBackend(Backend):
         if have != spec.checksum:
             raise ValidationError(spec.field("checksum"), "{0} has sha256:{1}, not sha256:{2}".format(shown(spec.src), have, spec.checksum))
 
+    def _fill(self, spec, staged, staged_path, expected, label):
+        """Put the image into the staging volume and verify it: a plain src
+        through a libvirt upload stream (then its content hashed), a URL or a
+        compressed file written through the pool's directory (hashed as read)."""
+        if not spec.unpacks:
+            self.content.upload(label, staged, spec.src, spec.src_size)
+            have = self.content.volume_hash(staged, spec.label)
+        else:
+            source = open_source(spec, label)
+            try:
+                have = write_image(source, staged_path, compression(spec.src or urlsplit(spec.url).path), label)
+            finally:
+                source.close()
+        if have != expected:
+            raise ValidationError(spec.field("checksum"), "{0} has sha256:{1} after the {2}, not sha256:{3}; the volume was deleted".format(
+                "volume " + spec.label if not spec.unpacks else spec.source, have, "upload" if not spec.unpacks else "download",
+                expected))
+
+    def _grow_staged(self, spec, pool, label):
+        """capacity larger than the image: the staged volume grows before it takes its place."""
+        self.connection.call("refresh pool {0}".format(spec.pool), pool.refresh, 0)
+        staged = self.connection.volume(pool, staging_name(spec.name))
+        if staged is None:
+            raise KvmError("{0}: the staging volume is gone".format(label))
+        have = self.connection.call(label, staged.info)[1]
+        if spec.capacity is None or spec.capacity == have:
+            return
+        if spec.capacity < have:
+            raise ValidationError(spec.field("capacity"), "{0} bytes is smaller than the image {1} ({2} bytes); the volume was deleted".format(
+                spec.capacity, spec.source, have))
+        self.connection.call("grow volume {0} to {1} bytes".format(spec.label, spec.capacity), staged.resize, spec.capacity, 0)
+
     def _stage(self, spec, pool, directory, expected, replace):
-        """Upload src into a staging volume beside the target, verify its
-        sha256, then rename its file to the target's (atomic in one
+        """Write the image into a staging volume beside the target, verify
+        its sha256, then rename its file to the target's (atomic in one
         directory) and refresh the pool.  Until the rename the target is
         untouched; a failure deletes the staging volume."""
-        label = "upload {0} into volume {1}".format(shown(spec.src), spec.label)
+        label = "{0} {1} into volume {2}".format("download" if spec.url else "upload", spec.source, spec.label)
         target = os.path.join(directory, spec.name)
         with PoolLock(directory, label):
             self.connection.call("refresh pool {0}".format(spec.pool), pool.refresh, 0)
             if (self.connection.volume(pool, spec.name) is not None or os.path.lexists(target)) != replace:
                 raise ConcurrentChangeError(label, "volume {0} was {1} meanwhile".format(spec.label, "deleted" if replace else "created"))
             self._delete_if_present(pool, staging_name(spec.name), label)
-            staged = self.connection.call(label, pool.createXML, spec.create_xml(spec.src_size, staging_name(spec.name)), 0)
+            size = spec.src_size if spec.src is not None and not spec.unpacks else 0
+            staged = self.connection.call(label, pool.createXML, spec.create_xml(size, staging_name(spec.name)), 0)
             staged_path = self.connection.call(label, staged.path)
             swapped = False
             try:
-                self.content.upload(label, staged, spec.src, spec.src_size)
-                have = self.content.volume_hash(staged, spec.label)
-                if have != expected:
-                    raise ValidationError(spec.field("checksum"), "volume {0} has sha256:{1} after the upload, not sha256:{2}; the volume was deleted".format(
-                        spec.label, have, expected))
+                self._fill(spec, staged, staged_path, expected, label)
+                self._grow_staged(spec, pool, label)
                 try:
                     if replace:
                         self._refuse_in_use(spec, target)
@@ -366,16 +538,22 @@ class VolumeBackend(Backend):
                 swapped = True
             finally:
                 if not swapped:
-                    try:
-                        staged.delete(0)
-                    except libvirt.libvirtError:
-                        pass
+                    self._discard(pool, spec)
             self.connection.call("refresh pool {0}".format(spec.pool), pool.refresh, 0)
 
+    def _discard(self, pool, spec):
+        """Delete the staging volume after a failure (best effort: a lost
+        connection leaves it to the next run)."""
+        try:
+            pool.refresh(0)
+            staged = pool.storageVolLookupByName(staging_name(spec.name))
+            staged.delete(0)
+        except libvirt.libvirtError:
+            pass
+
     def _upload(self, spec, pool, volume, expected):
-        """Stream src into the volume, then verify that what landed has the
-        planned sha256; on any failure delete the volume this run created, so
-        nothing is half-created."""
+        """Remote pools: stream src into the new volume, then verify what
+        landed; on any failure delete the volume this run created."""
         label = "upload {0} into volume {1}".format(shown(spec.src), spec.label)
         try:
             self.content.upload(label, volume, spec.src, spec.src_size)

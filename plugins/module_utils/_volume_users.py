@@ -88,9 +88,14 @@ class VolumeUsers:
         """[(domain name, how)] of the domains that use the volume (pool, name) whose file is `path`."""
         users = []
         for domain in self.connection.call("list domains", self.connection.conn.listAllDomains, 0):
-            xmls = [domain.XMLDesc(0)]
-            if domain.isActive() and domain.isPersistent():
-                xmls.append(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+            try:
+                xmls = [domain.XMLDesc(0)]
+                if domain.isActive() and domain.isPersistent():
+                    xmls.append(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+            except libvirt.libvirtError as e:
+                if e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                    continue  # undefined since it was listed: it uses nothing
+                raise self.connection.error("read domain {0}".format(domain.name()), e)
             found = None
             for xml in xmls:
                 for disk in parse(xml).findall("devices/disk"):

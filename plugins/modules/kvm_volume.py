@@ -16,6 +16,10 @@ description:
     libvirt, and verifies the volume's content after the upload. A re-run is unchanged when the volume's content
     already has the expected sha256 (O(checksum), or else the sha256 of O(src)). The content is read from the
     volume's file when the URI is local, and downloaded through libvirt otherwise.
+  - A volume made from an image (O(src), O(url), O(backing_volume)) is the guest's disk from then on; later runs
+    check that it exists with the asked format, at least the asked capacity and the same backing volume, and never
+    hash it against its source again. An ISO (O(format=iso), or a volume libvirt reports as iso) is compared by its
+    sha256 on every run, and so is any volume with O(replace=true).
   - A volume's content is never replaced unless O(replace=true), never while a domain uses it, and only by an upload
     that verified.
   - Resizing only grows a volume; asking for a smaller O(capacity) fails and changes nothing.
@@ -45,8 +49,10 @@ options:
   capacity:
     description:
       - Size of the volume, as bytes or with a unit (V(512M), V(20G), V(1T); units are powers of 1024).
-      - Required to create a volume without O(src). An existing volume smaller than this is grown; one larger fails.
-      - Cannot be combined with O(src); an uploaded volume is as large as its source.
+      - Required to create a volume without O(src), O(url) or O(backing_volume). An existing volume smaller than
+        this is grown; one larger fails, except a volume made from an image (the guest's disk may have grown).
+      - With O(src) or O(url), the size of the new volume, grown at creation; never smaller than the image's virtual
+        size (the default). With O(backing_volume), at least the backing volume's size (the default).
     type: raw
   format:
     description:
@@ -62,7 +68,8 @@ options:
       - The upload lands in a staging volume beside the target (C(<name>.kvmops-upload)) and is renamed into place
         only after its sha256 verified, so the volume never holds a partial upload. A staging volume left by a run
         that died (libvirtd lost mid-upload) is deleted by the next run.
-      - An existing volume whose content differs fails, naming the volume, unless O(replace=true).
+      - An existing ISO volume whose content differs fails, naming the volume, unless O(replace=true).
+      - A file ending in C(.xz) or C(.gz) is unpacked on the way in (through the pool's directory).
     type: path
   replace:
     description:
@@ -72,6 +79,41 @@ options:
         pool on this host, that is a local URI); a failed upload leaves the old content intact.
     type: bool
     default: false
+  url:
+    description:
+      - An image to download on the managed host straight into the pool (written into a staging volume in the
+        pool's directory, nothing in C(/tmp)), then renamed into place. Needs O(checksum) and a directory pool on
+        the host (a local URI).
+      - A URL path ending in C(.xz) or C(.gz) is unpacked on the way in; O(checksum) is that of the file as
+        published (compressed).
+      - The new volume is the guest's disk from then on, as with O(src). Credentials go in O(url_username) and
+        O(url_password), not in the URL.
+    type: str
+  url_username:
+    description: User name for HTTP basic authentication of O(url).
+    type: str
+  url_password:
+    description: Password for HTTP basic authentication of O(url).
+    type: str
+  validate_certs:
+    description: Whether the TLS certificate of an https O(url) is verified.
+    type: bool
+    default: true
+  backing_volume:
+    description:
+      - Create the volume as a qcow2 copy-on-write overlay on this volume (C(<backingStore>)), in O(1) (nothing is
+        copied). O(format) must be V(qcow2) or unset.
+      - The base may be created by an earlier item of the same O(volumes). Later runs check the overlay's backing
+        file; another one fails.
+    type: dict
+    suboptions:
+      pool:
+        description: Pool of the base volume (default this volume's pool).
+        type: str
+      volume:
+        description: Name of the base volume.
+        type: str
+        required: true
   checksum:
     description:
       - Expected content of the volume, as C(sha256:<64 hex digits>).
@@ -114,6 +156,29 @@ options:
       replace:
         description: As O(replace) (default O(replace)).
         type: bool
+      url:
+        description: As O(url).
+        type: str
+      url_username:
+        description: As O(url_username).
+        type: str
+      url_password:
+        description: As O(url_password).
+        type: str
+      validate_certs:
+        description: As O(validate_certs) (default O(validate_certs)).
+        type: bool
+      backing_volume:
+        description: As O(backing_volume).
+        type: dict
+        suboptions:
+          pool:
+            description: Pool of the base volume (default this volume's pool).
+            type: str
+          volume:
+            description: Name of the base volume.
+            type: str
+            required: true
 seealso:
   - module: kvmops.hypervisor.kvm_pool
 author:
@@ -134,6 +199,18 @@ EXAMPLES = r"""
     pool: store
     name: vm1.qcow2
     capacity: 20G
+
+- name: A cloud image downloaded into the pool, and a guest disk on it (copy-on-write, grown to 20 GiB)
+  kvmops.hypervisor.kvm_volume:
+    pool: store
+    volumes:
+      - name: debian-12-base.qcow2
+        url: https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2
+        checksum: sha256:0000000000000000000000000000000000000000000000000000000000000000
+      - name: vm1.qcow2
+        backing_volume:
+          volume: debian-12-base.qcow2
+        capacity: 20G
 
 - name: Several disks in one task
   kvmops.hypervisor.kvm_volume:
@@ -180,6 +257,10 @@ volume:
       description: Volume format as libvirt reports it.
       type: str
       sample: qcow2
+    backing_path:
+      description: The backing file of a qcow2 overlay (only for overlays).
+      type: str
+      sample: /data_kvm/store/debian-12-base.qcow2
 actions:
   description:
     - The writes the run made (or in check mode would make), in order. With O(volumes), each is prefixed with the
@@ -242,9 +323,14 @@ def main():
         src=dict(type="path"),
         checksum=dict(type="str"),
         replace=dict(type="bool"),
+        url=dict(type="str"),
+        url_username=dict(type="str"),
+        url_password=dict(type="str", no_log=True),
+        validate_certs=dict(type="bool"),
+        backing_volume=dict(type="dict", options=dict(pool=dict(type="str"), volume=dict(type="str", required=True))),
     )
     argument_spec = dict(item, name=dict(type="str"), state=dict(type="str", choices=["present", "absent"], default="present"),
-                         replace=dict(type="bool", default=False),
+                         replace=dict(type="bool", default=False), validate_certs=dict(type="bool", default=True),
                          volumes=dict(type="list", elements="dict", options=item))
     argument_spec.update(CONNECTION_ARGS)
     module = AnsibleModule(

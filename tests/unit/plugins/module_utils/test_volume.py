@@ -8,10 +8,16 @@ runner's libvirtd, in a pool of this test's own under tmp_path."""
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import io
 import json
+import lzma
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 
 import libvirt
@@ -128,11 +134,6 @@ def test_a_src_with_a_control_character_stays_on_one_line_of_the_message(src):
     with pytest.raises(NotFoundError) as info:
         VolumeSpec(pool="p", name="v", src=src)
     assert str(info.value) == "src: {0!r} does not exist on the managed host".format(src)
-
-
-def test_capacity_and_src_are_exclusive(src):
-    with pytest.raises(ValidationError, match=r"^capacity: cannot be combined with src"):
-        VolumeSpec(pool="p", name="v", capacity="1G", src=str(src))
 
 
 def test_empty_src_fails(tmp_path):
@@ -346,20 +347,35 @@ def test_upload_that_does_not_verify_is_deleted(system, src):
     assert not os.path.exists(os.path.join(path, "race.img"))
 
 
+def test_capacity_smaller_than_the_src_image_fails(system, src):
+    """Issue 12 settles it: capacity with src is the new volume's size (it
+    was refused with src before), never smaller than the image."""
+    connection, pool, path = system
+    with pytest.raises(ModuleFailed, match=r"^capacity: 1024 bytes is smaller than the image .*src.img \(262144 bytes\)"):
+        reconcile(connection, check_mode=True, pool=pool, name="small.img", capacity="1K", src=str(src))
+    applied = reconcile(connection, pool=pool, name="grown.img", capacity="1M", src=str(src))
+    assert applied["volume"]["capacity"] == 1024 * 1024
+    with open(os.path.join(path, "grown.img"), "rb") as handle:
+        assert hashlib.sha256(handle.read(256 * 1024)).hexdigest() == sha256_file(str(src))
+    assert not reconcile(connection, pool=pool, name="grown.img", capacity="1M", src=str(src))["changed"]
+
+
 def test_changed_source_fails_unless_replace(system, src):
     """Issue 11, decision 1 (this test asserted that a changed src replaced
     the volume, deleting it first): without replace the run fails naming the
     volume and changes nothing; with replace: true the new content takes the
-    volume's place once it verified, keeping the file's owner and mode."""
+    volume's place once it verified, keeping the file's owner and mode.
+    Issue 12 decides which volumes are compared: an ISO (format iso) on every
+    run, an image volume (the guest's disk) only with replace."""
     connection, pool, path = system
-    reconcile(connection, pool=pool, name="r.img", src=str(src))
+    reconcile(connection, pool=pool, name="r.img", src=str(src), format="iso")
     old = sha256_file(os.path.join(path, "r.img"))
     os.chmod(os.path.join(path, "r.img"), 0o640)
     src.write_bytes(os.urandom(128 * 1024))
     message = r"^src: volume {0}/r.img holds other content \({1} bytes\) than .*; replace: true would overwrite it$".format(pool, 256 * 1024)
     for check_mode in (True, False):
         with pytest.raises(ModuleFailed, match=message):
-            reconcile(connection, check_mode=check_mode, pool=pool, name="r.img", src=str(src))
+            reconcile(connection, check_mode=check_mode, pool=pool, name="r.img", src=str(src), format="iso")
     assert sha256_file(os.path.join(path, "r.img")) == old
     check = reconcile(connection, check_mode=True, pool=pool, name="r.img", src=str(src), replace=True)
     assert check["diff"]["before"]["content"] == "{0} bytes".format(256 * 1024)
@@ -371,6 +387,19 @@ def test_changed_source_fails_unless_replace(system, src):
     assert oct(os.stat(os.path.join(path, "r.img")).st_mode & 0o777) == oct(0o640)
     assert sorted(os.listdir(path)) == ["r.img"]
     assert not reconcile(connection, pool=pool, name="r.img", src=str(src), replace=True)["changed"]
+
+
+def test_an_image_volume_is_never_hashed_again(system, src):
+    """Issue 12: a volume made from src is the guest's disk; a later run with
+    another src (same name) checks it exists and changes nothing."""
+    connection, pool, path = system
+    reconcile(connection, pool=pool, name="disk.img", src=str(src))
+    with open(os.path.join(path, "disk.img"), "r+b") as handle:
+        handle.write(b"written by the guest")
+    again = reconcile(connection, pool=pool, name="disk.img", src=str(src))
+    assert not again["changed"] and again["actions"] == []
+    with open(os.path.join(path, "disk.img"), "rb") as handle:
+        assert handle.read(20) == b"written by the guest"
 
 
 def test_failed_replacement_keeps_the_old_content(system, src):
@@ -472,3 +501,121 @@ def test_list_failure_mid_batch_reports_the_applied_items(system):
     assert result["volumes"][1]["failed"] and result["volumes"][1]["actions"] == []
     assert result["actions"] == ["a.qcow2: create volume {0}/a.qcow2".format(pool)]
     assert sorted(os.listdir(path)) == ["a.qcow2"]
+
+
+# ------------------------------------- image volumes (issue 12): url, unpacking, overlays
+
+@pytest.fixture
+def http_dir(tmp_path):
+    """A directory served by `python3 -m http.server` on 127.0.0.1; yields (directory, base URL)."""
+    served = tmp_path / "www"
+    served.mkdir()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(  # pylint: disable=consider-using-with
+        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(served), str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "http.server did not start"
+                time.sleep(0.1)
+        yield served, "http://127.0.0.1:{0}".format(port)
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def _qcow2(path, size):
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), str(size)], check=True)
+
+
+def _qemu_img_info(path):
+    return json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json", str(path)], check=True,
+                                     capture_output=True, text=True).stdout)
+
+
+def test_url_xz_download_unpacked_into_the_pool_and_grown(system, http_dir, tmp_path):
+    """A raw image published as .xz: downloaded on the host straight into the
+    pool (its checksum is the .xz file's), unpacked on the way in, grown to
+    capacity at creation; re-runs change nothing and never download again."""
+    connection, pool, path = system
+    served, base = http_dir
+    raw = os.urandom(300 * 1024)
+    (served / "disk.raw.xz").write_bytes(lzma.compress(raw))
+    checksum = "sha256:" + sha256_file(str(served / "disk.raw.xz"))
+    params = dict(pool=pool, name="fromurl.img", url=base + "/disk.raw.xz", checksum=checksum, capacity="1M")
+    check = reconcile(connection, check_mode=True, **params)
+    assert check["changed"] and check["diff"]["after"]["content"] == checksum
+    assert check["volume"]["capacity"] == 1024 * 1024
+    assert os.listdir(path) == []
+    applied = reconcile(connection, **params)
+    assert applied["actions"] == check["actions"] == ["create volume {0}/fromurl.img from {1}/disk.raw.xz".format(pool, base)]
+    assert applied["volume"]["capacity"] == 1024 * 1024
+    assert sorted(os.listdir(path)) == ["fromurl.img"]
+    with open(os.path.join(path, "fromurl.img"), "rb") as handle:
+        assert handle.read(len(raw)) == raw
+        assert handle.read() == b"\0" * (1024 * 1024 - len(raw))
+    (served / "disk.raw.xz").unlink()  # a re-run must not download again
+    assert not reconcile(connection, check_mode=True, **params)["changed"]
+    assert not reconcile(connection, **params)["changed"]
+
+
+def test_url_gz_qcow2_and_an_overlay_in_one_list(system, http_dir, tmp_path):
+    """A qcow2 base image from a .gz URL and a copy-on-write overlay on it,
+    in one task (the base listed first): check mode predicts both; the
+    overlay's backing file is the base volume, made in O(1) (nothing
+    copied); re-runs change nothing."""
+    connection, pool, path = system
+    served, base = http_dir
+    image = tmp_path / "base.qcow2"
+    _qcow2(image, 64 * 1024 * 1024)
+    with open(str(image), "rb") as source, gzip.open(str(served / "base.qcow2.gz"), "wb") as out:
+        out.write(source.read())
+    checksum = "sha256:" + sha256_file(str(served / "base.qcow2.gz"))
+    volumes = [dict(name="base.qcow2", url=base + "/base.qcow2.gz", checksum=checksum),
+               dict(name="vm.qcow2", backing_volume=dict(volume="base.qcow2"), capacity="128M")]
+    check = reconcile_list(connection, volumes, check_mode=True, pool=pool)
+    assert [v["changed"] for v in check["volumes"]] == [True, True]
+    assert check["volumes"][1]["actions"] == ["create volume {0}/vm.qcow2 on {0}/base.qcow2".format(pool)]
+    assert check["volumes"][1]["volume"]["capacity"] == 128 * 1024 * 1024
+    assert os.listdir(path) == []
+    applied = reconcile_list(connection, volumes, pool=pool)
+    assert applied["actions"] == check["actions"]
+    assert applied["volumes"][0]["volume"]["format"] == "qcow2"
+    assert applied["volumes"][0]["volume"]["capacity"] == 64 * 1024 * 1024
+    overlay = applied["volumes"][1]["volume"]
+    assert overlay["format"] == "qcow2" and overlay["capacity"] == 128 * 1024 * 1024
+    assert overlay["backing_path"] == os.path.join(path, "base.qcow2")
+    info = _qemu_img_info(os.path.join(path, "vm.qcow2"))
+    assert info["backing-filename"] == os.path.join(path, "base.qcow2")
+    assert info["virtual-size"] == 128 * 1024 * 1024
+    assert os.path.getsize(os.path.join(path, "vm.qcow2")) < 1024 * 1024  # an overlay, not a copy
+    assert sorted(os.listdir(path)) == ["base.qcow2", "vm.qcow2"]
+    again = reconcile_list(connection, volumes, pool=pool)
+    assert not again["changed"], again
+    # Another backing volume for the existing overlay is refused.
+    reconcile(connection, pool=pool, name="other.qcow2", capacity="1M")
+    with pytest.raises(ModuleFailed, match=r"^backing_volume: volume .*/vm.qcow2 has backing file .*/base.qcow2, not .*/other.qcow2"):
+        reconcile(connection, pool=pool, name="vm.qcow2", backing_volume=dict(volume="other.qcow2"))
+
+
+def test_url_with_a_wrong_checksum_leaves_nothing(system, http_dir):
+    connection, pool, path = system
+    served, base = http_dir
+    (served / "img.raw.gz").write_bytes(gzip.compress(os.urandom(4096)))
+    with pytest.raises(ModuleFailed, match=r"^checksum: .*/img.raw.gz has sha256:[0-9a-f]{64} after the download, not sha256:0{64}"):
+        reconcile(connection, pool=pool, name="bad.img", url=base + "/img.raw.gz", checksum="sha256:" + "0" * 64)
+    assert os.listdir(path) == []
+    with pytest.raises(ModuleFailed, match=r"^url: cannot download .*/missing.raw.*404"):
+        reconcile(connection, pool=pool, name="bad.img", url=base + "/missing.raw", checksum="sha256:" + "0" * 64)
+    assert os.listdir(path) == []
+    with pytest.raises(ModuleFailed, match=r"^checksum: required with url"):
+        reconcile(connection, pool=pool, name="bad.img", url=base + "/img.raw.gz")
+    with pytest.raises(ModuleFailed, match=r"^backing_volume: volume .*/no-such.qcow2 does not exist"):
+        reconcile(connection, pool=pool, name="bad.qcow2", backing_volume=dict(volume="no-such.qcow2"))
