@@ -2,7 +2,7 @@
 # Copyright: kvmops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Snapshots of everything a module run could change, for "this run left the
-host as it was" checks (tests/integration/test_invalid_inputs.py).
+host as it was" checks (tests/integration/invalid_inputs/).
 
 A snapshot is plain JSON-able data (dicts, lists, strings, numbers), so two
 of them compare with ==, and differences() says where they differ.
