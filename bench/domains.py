@@ -1,22 +1,27 @@
 # -*- coding: utf-8 -*-
 # Copyright: kvmops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Benchmark (not a test): re-apply N already-defined domains four ways.
+"""Benchmark (not a test): re-apply N already-defined domains five ways.
 
   1. kvmops.hypervisor.kvm_domain with `domains` (one task, one connection)
   2. kvmops.hypervisor.kvm_domain in an Ansible loop (one module run per domain)
-  3. community.libvirt.virt command=define in a loop, from the PyPI `ansible`
-     bundle installed in its own virtualenv (.cache/bench-venv)
-  4. ansible.builtin.ping in a loop: the floor of any Ansible loop
+  3. community.libvirt.virt command=define in a loop, community.libvirt 2.0.0 from
+     the PyPI `ansible` 12.3.0 bundle installed in its own virtualenv (.cache/bench-venv)
+  4. the same with community.libvirt 2.3.0, the one in the current bundle
+     (`ansible` 14.5.0, which needs Python >= 3.12): the collection is taken out of
+     that wheel (`pip download --no-deps --python-version 3.12 ansible==14.5.0`,
+     .cache/bench-community-libvirt-2.3.0) and run by the checkout's ansible-core 2.19,
+     the same core the 2.0.0 bundle carries
+  5. ansible.builtin.ping in a loop: the floor of any Ansible loop
 
 Each way is one ansible-playbook run against localhost (connection local,
 modules run by the checkout's .venv python, which has libvirt-python and
 lxml). Prints the wall time of each run, the number of items reported
 changed, and the ratios.  Nothing is asserted.
 
-  python bench/domains.py [--count 20] [--uri qemu:///system] [--repeat 1] [--keep]
+  python bench/domains.py [--count 20] [--uri qemu:///system] [--repeat 1] [--keep] [--prefix P]
 
-Domains are named kvmops-bench-NN and removed at the end unless --keep.
+Domains are named kvmops-bench-NN (--prefix) and removed at the end unless --keep.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(ROOT, ".venv")
 BENCH_VENV = os.path.join(ROOT, ".cache", "bench-venv")
 ANSIBLE_BUNDLE = "ansible==12.3.0"  # ships community.libvirt 2.0.0
+NEWER_BUNDLE = "ansible==14.5.0"  # ships community.libvirt 2.3.0
+NEWER_LIBVIRT = os.path.join(ROOT, ".cache", "bench-community-libvirt-2.3.0")
 PREFIX = "kvmops-bench-"
 
 DOMAIN_XML = """<domain type='qemu'>
@@ -95,6 +102,9 @@ PLAYBOOKS = {
 }
 
 
+PLAYBOOKS["community_newer"] = PLAYBOOKS["community"]
+
+
 def ensure_bench_venv():
     playbook = os.path.join(BENCH_VENV, "bin", "ansible-playbook")
     if not os.path.exists(playbook):
@@ -104,6 +114,28 @@ def ensure_bench_venv():
     return playbook
 
 
+def ensure_newer_libvirt():
+    """community.libvirt 2.3.0 out of the ansible 14.5.0 wheel, as a collections path."""
+    import zipfile  # pylint: disable=import-outside-toplevel
+
+    manifest = os.path.join(NEWER_LIBVIRT, "ansible_collections", "community", "libvirt", "MANIFEST.json")
+    if not os.path.exists(manifest):
+        print("extracting community.libvirt from {0} into {1}".format(NEWER_BUNDLE, NEWER_LIBVIRT), flush=True)
+        download = tempfile.mkdtemp(prefix="kvmops-bench-wheel-")
+        try:
+            subprocess.run([os.path.join(VENV, "bin", "pip"), "download", "-q", "--no-deps", "--python-version", "3.12",
+                            "--only-binary=:all:", NEWER_BUNDLE, "-d", download], check=True)
+            wheel = [f for f in os.listdir(download) if f.endswith(".whl")][0]
+            with zipfile.ZipFile(os.path.join(download, wheel)) as z:
+                for member in z.namelist():
+                    if member.startswith("ansible_collections/community/libvirt/"):
+                        z.extract(member, NEWER_LIBVIRT)
+        finally:
+            shutil.rmtree(download, ignore_errors=True)
+    with open(manifest, encoding="utf-8") as f:
+        return json.load(f)["collection_info"]["version"]
+
+
 def env_for(own_collections):
     env = dict(os.environ)
     env["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
@@ -111,7 +143,11 @@ def env_for(own_collections):
     env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
     env["ANSIBLE_LOAD_CALLBACK_PLUGINS"] = "1"
     env["ANSIBLE_HOST_KEY_CHECKING"] = "False"
-    if own_collections:
+    if own_collections == "newer-libvirt":
+        # Found before the 2.0.0 of .venv's own bundle (sys.path is searched after this path).
+        env["ANSIBLE_COLLECTIONS_PATH"] = NEWER_LIBVIRT
+        env.pop("PYTHONPATH", None)
+    elif own_collections:
         env["ANSIBLE_COLLECTIONS_PATH"] = os.path.join(ROOT, ".cache", "collections")
     else:
         # The bench venv's own bundle (site-packages/ansible_collections) only.
@@ -181,11 +217,13 @@ def main():
     parser.add_argument("--repeat", type=int, default=1, help="runs of each way; the median is reported")
     parser.add_argument("--keep", action="store_true", help="keep the bench domains (a re-run then skips defining them)")
     parser.add_argument("--skip-community", action="store_true")
+    parser.add_argument("--prefix", default=PREFIX, help="domain name prefix (another run on the same libvirtd needs its own)")
     args = parser.parse_args()
 
-    names = ["{0}{1:02d}".format(PREFIX, i) for i in range(1, args.count + 1)]
+    names = ["{0}{1:02d}".format(args.prefix, i) for i in range(1, args.count + 1)]
     ours = os.path.join(VENV, "bin", "ansible-playbook")
     theirs = None if args.skip_community else ensure_bench_venv()
+    newer = None if args.skip_community else ensure_newer_libvirt()
     work = tempfile.mkdtemp(prefix="kvmops-bench-")
     try:
         extra_vars = os.path.join(work, "vars.json")
@@ -207,7 +245,9 @@ def main():
 
         ways = [("one_task", ours, True, "kvm_domain, domains (one task)"),
                 ("loop", ours, True, "kvm_domain in a loop"),
-                ("community", theirs, False, "community.libvirt virt define, loop"),
+                ("community", theirs, False, "community.libvirt 2.0.0 virt define, loop"),
+                ("community_newer", ours if newer else None, "newer-libvirt",
+                 "community.libvirt {0} virt define, loop".format(newer)),
                 ("ping", ours, True, "ansible.builtin.ping loop (floor)")]
         figures = {}
         for key, playbook_bin, own, label in ways:
@@ -229,6 +269,11 @@ def main():
             print("community.libvirt loop / kvm_domain one task : {0:6.2f}x  (goal >= 5x, with changed=0)".format(
                 figures["community"][0] / figures["one_task"][0]))
             print("community.libvirt loop / kvm_domain loop     : {0:6.2f}x".format(figures["community"][0] / figures["loop"][0]))
+        if "community_newer" in figures:
+            print("community.libvirt {0} loop / kvm_domain one task : {1:6.2f}x".format(
+                newer, figures["community_newer"][0] / figures["one_task"][0]))
+            print("community.libvirt {0} loop / kvm_domain loop     : {1:6.2f}x".format(
+                newer, figures["community_newer"][0] / figures["loop"][0]))
         print("kvm_domain loop / ping loop                  : {0:6.2f}x  (goal <= 1.2x)".format(figures["loop"][0] / figures["ping"][0]))
         print("ping loop / kvm_domain one task              : {0:6.2f}x".format(figures["ping"][0] / figures["one_task"][0]))
     finally:
