@@ -9,7 +9,7 @@ name: guests
 short_description: libvirt guests as Ansible hosts
 version_added: 0.1.0
 author:
-  - kvmops contributors
+  - kvmops contributors (@kvmops)
 description:
   - Lists the guests (domains) of one or more libvirt hypervisors as Ansible hosts,
     with C(ansible_host) set to an address of the guest found through the QEMU guest
@@ -41,6 +41,13 @@ options:
     type: list
     elements: str
     default: [qemu:///system]
+  on_unreachable:
+    description:
+      - What a URI that does not answer does. V(fail) fails the inventory source;
+        V(warn) warns and lists no guest from it (a hypervisor that is not installed yet).
+    type: str
+    choices: [fail, warn]
+    default: fail
   address_source:
     description:
       - Where addresses come from, in order; the first source that gives an address wins.
@@ -168,7 +175,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 raise AnsibleParserError("address_source: {0!r} is not one of {1}".format(source, ", ".join(SOURCES)))
         guests = []
         for uri in self.get_option("uris"):
-            guests.extend(read_hypervisor(uri, sources))
+            try:
+                guests.extend(read_hypervisor(uri, sources))
+            except Unreachable as err:
+                if self.get_option("on_unreachable") != "warn":
+                    raise
+                self.display.warning("{0} (no guest listed from it)".format(err))
         return guests
 
     # ---- building the inventory
@@ -302,12 +314,16 @@ def _usable(address):
     return not (ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast)
 
 
+class Unreachable(AnsibleError):
+    """A URI that does not answer."""
+
+
 def read_hypervisor(uri, sources):
     """Guest records (plain dicts, cacheable) of every domain on `uri`."""
     try:
         conn = libvirt.openReadOnly(uri) if "agent" not in sources else libvirt.open(uri)
     except libvirt.libvirtError as err:
-        raise AnsibleError("uris: cannot connect to {0}: {1}".format(uri, err.get_error_message()))
+        raise Unreachable("uris: cannot connect to {0}: {1}".format(uri, " ".join(str(err.get_error_message()).split())))
     try:
         networks = {}
         guests = []

@@ -47,6 +47,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import re
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _validate
@@ -197,7 +198,7 @@ def _check_data(field, value):
     elif isinstance(value, str):
         _check_text(field, value)
     elif isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if math.isnan(value) or math.isinf(value):
             raise ValidationError(field, "{0!r} cannot be written to YAML".format(value))
     elif value is None or isinstance(value, (bool, int)):
         pass
