@@ -256,13 +256,8 @@ class SnapshotBackend(Backend):
             raw = items
             prefixes = ["snapshots[{0}].".format(index) for index in range(len(items))]
         specs = []
+        # Types, choices and unknown keys are the argument spec's business (suboptions of `snapshots`).
         for prefix, item in zip(prefixes, raw):
-            if not isinstance(item, dict):
-                raise ValidationError(prefix.rstrip("."), "must be a dictionary")
-            unknown = sorted(set(item) - set(ITEM_KEYS))
-            if unknown:
-                raise ValidationError(prefix + unknown[0], "is not an option of a snapshot; use one of {0}".format(
-                    ", ".join(ITEM_KEYS)))
             specs.append(self._spec(prefix, item, params))
         if params.get("keep") is not None:
             if params["keep"] < 1:
@@ -287,9 +282,6 @@ class SnapshotBackend(Backend):
         spec["retain"] = False
         spec["keep"] = params.get("keep")
         spec["prune"] = bool(params.get("prune"))
-        if spec["state"] not in ("present", "absent", "current"):
-            raise ValidationError(prefix + "state", "must be one of present, absent, current, got {0}".format(
-                _validate.shown(spec["state"])))
         spec["domain_field"] = prefix + "domain" if item.get("domain") is not None else "domain"
         _validate.name(spec["domain_field"], spec["domain"])
         if spec["name"] is not None or prefix:
@@ -298,9 +290,6 @@ class SnapshotBackend(Backend):
             _validate.text(prefix + "description", spec["description"])
             if MARKER in spec["description"]:
                 raise ValidationError(prefix + "description", "must not contain {0!r} (this module's mark)".format(MARKER))
-        for key in ("include_memory", "disk_only", "quiesce"):
-            if item.get(key) is not None and not isinstance(item[key], bool):
-                raise ValidationError(prefix + key, "must be a boolean, got {0}".format(_validate.shown(item[key])))
         if spec["quiesce"] and not spec["disk_only"]:
             raise ValidationError(prefix + "quiesce", "needs disk_only: true (libvirt quiesces only disk-only snapshots)")
         if spec["disk_only"] and spec["include_memory"]:
