@@ -1,42 +1,154 @@
 # -*- coding: utf-8 -*-
-"""Run each integration target (tests/integration/targets/<name>/tasks/main.yml)
-as a role against the runner, whose libvirtd is qemu:///system."""
+"""Run each integration target (tests/integration/targets/<name>) with
+`ansible-test integration --venv`, as a collection's CI runs them, against the
+runner's libvirtd (qemu:///system).
+
+One pytest case per target. The targets run in a copy of the checkout taken
+once per pytest run (ansible-test wants a real ansible_collections/kvmops/hypervisor
+tree and lists its files through git, as tests/lab/sanity.sh does), so the copy
+is what is tested even while the checkout changes. ansible-test makes its
+virtual environment once per copy (tests/output/.tmp/delegation/python<X.Y>,
+ansible-core's requirements and tests/integration/requirements.txt: libvirt-python
+and lxml) and every target after the first reuses it.
+
+Each target depends on setup_libvirt (its meta/main.yml): libvirtd answers on
+qemu:///system (started when it does not) and the venv imports libvirt and lxml.
+"""
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
 TARGETS = Path(__file__).parent / "targets"
 ROOT = Path(__file__).parents[2]
+PYTHON = "{0}.{1}".format(*sys.version_info[:2])
+# ansible-test puts pip into its venvs with a get-pip.py it downloads from
+# ci-files.testing.ansible.com (unreachable here); tests/lab/sanity.sh seeds its cache
+# with a stand-in (ensurepip, then pip from PyPI). The same stand-in, if sanity has not run.
+GET_PIP_MARKER = "# kvmops stand-in for get-pip.py (tests/lab/sanity.sh)"
+GET_PIP_STAND_IN = '''{marker}
+# ansible-test runs this as get-pip.py: argv = pip options + "pip==X" [--no-setuptools] [--no-wheel].
+# The real script is downloaded from ci-files.testing.ansible.com, which is unreachable here.
+import os
+import subprocess
+import sys
+
+GET_PIP_ONLY = ("--no-setuptools", "--no-wheel")
+args = [a for a in sys.argv[1:] if a not in GET_PIP_ONLY]
+env = dict(os.environ, PIP_CERT="/etc/ssl/certs/ca-certificates.crt")
+
+
+def installed(name):
+    probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec(%r) is None)" % name
+    return subprocess.call([sys.executable, "-c", probe]) == 0
+
+
+had_setuptools = installed("setuptools")
+subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"], env=env, stdout=subprocess.DEVNULL)
+subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet"] + args, env=env)
+# get-pip.py --no-setuptools leaves setuptools out; ensurepip (Python < 3.12) brings it.
+if "--no-setuptools" in sys.argv[1:] and not had_setuptools and installed("setuptools"):
+    subprocess.check_call([sys.executable, "-m", "pip", "uninstall", "--quiet", "--yes", "setuptools"], env=env)
+'''.format(marker=GET_PIP_MARKER)
 
 
 def _targets():
+    """Targets ansible-test runs on its own: not setup_*/prepare_* (dependencies), not disabled."""
     names = sorted(p.name for p in TARGETS.iterdir() if (p / "tasks" / "main.yml").exists())
+    names = [n for n in names if not n.startswith(("setup_", "prepare_"))]
     return [n for n in names if not (TARGETS / n / "aliases").exists()
-            or "disabled" not in (TARGETS / n / "aliases").read_text()]
+            or "disabled" not in (TARGETS / n / "aliases").read_text().split()]
+
+
+def _seed_get_pip():
+    """The get-pip.py stand-in for each pip version ansible-test bootstraps, unless one is there."""
+    import ansible_test  # pylint: disable=import-outside-toplevel
+    source = Path(ansible_test.__file__).parent / "_internal" / "python_requirements.py"
+    body = source.read_text(encoding="utf-8").split("def get_venv_packages", 1)[1].split("\ndef ", 1)[0]
+    versions = set(re.findall(r"""\bpip\s*=\s*['"]([0-9][0-9.]*)['"]""", body))
+    versions |= set(re.findall(r"""['"]pip['"]\s*:\s*['"]([0-9][0-9.]*)['"]""", body))
+    assert versions, "no pip version found in {0}".format(source)
+    cache = Path.home() / ".ansible" / "test" / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    for version in versions:
+        path = cache / "get_pip_{0}.py".format(version.replace(".", "_"))
+        if not path.exists():
+            fd, tmp = tempfile.mkstemp(dir=str(cache))
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(GET_PIP_STAND_IN)
+            os.replace(tmp, str(path))
+
+
+def _copy_checkout(dest):
+    """The tracked and new (not ignored) files of the checkout, as tests/lab/collection.sh --copy takes them."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=str(ROOT), capture_output=True, check=True,
+    ).stdout.decode("utf-8", "surrogateescape").split("\0")
+    for rel in filter(None, listed):
+        src = ROOT / rel
+        if not src.is_symlink() and not src.is_file():
+            continue  # deleted in the checkout, not yet in the index
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_symlink():
+            os.symlink(os.readlink(str(src)), str(target))
+        else:
+            shutil.copy2(str(src), str(target))
+    # ansible-test lists a collection's files through git when it finds a repository.
+    subprocess.run(["git", "init", "-q"], cwd=str(dest), check=True)
+    subprocess.run(["git", "add", "-A"], cwd=str(dest), check=True)
+
+
+@pytest.fixture(scope="session")
+def collection_tree():
+    """ansible_collections/kvmops/hypervisor: a fresh copy of the checkout for this run, removed after it."""
+    base = ROOT / ".cache" / "integration-targets"
+    base.mkdir(parents=True, exist_ok=True)
+    top = Path(tempfile.mkdtemp(prefix="tree.", dir=str(base)))
+    tree = top / "ansible_collections" / "kvmops" / "hypervisor"
+    tree.mkdir(parents=True)
+    try:
+        _copy_checkout(tree)
+        _seed_get_pip()
+        yield tree
+    finally:
+        shutil.rmtree(str(top), ignore_errors=True)
+
+
+def test_integration_requirements_follow_tests_requirements():
+    """tests/integration/requirements.txt (ansible-test's venv) pins what tests/requirements.txt pins."""
+    def pins(path):
+        lines = (l.split("#", 1)[0].strip() for l in path.read_text(encoding="utf-8").splitlines())
+        return dict(l.split("==", 1) for l in lines if "==" in l)
+    integration = pins(ROOT / "tests" / "integration" / "requirements.txt")
+    lab = pins(ROOT / "tests" / "requirements.txt")
+    assert set(integration) == {"libvirt-python", "lxml"}
+    assert {k: lab.get(k) for k in integration} == integration
 
 
 @pytest.mark.parametrize("target", _targets())
-def test_target(target, tmp_path):
-    playbook = tmp_path / "run.yml"
-    playbook.write_text(
-        "- hosts: localhost\n"
-        "  gather_facts: false\n"
-        "  roles:\n"
-        "    - role: {0}\n".format(TARGETS / target)
-    )
-    env = dict(os.environ)
-    env.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
-    env["ANSIBLE_PYTHON_INTERPRETER"] = sys.executable
-    proc = subprocess.run(
-        ["ansible-playbook", "-i", "localhost,", "-c", "local", str(playbook)],
-        env=env, cwd=str(ROOT), capture_output=True, text=True, check=False,
-    )
+def test_target(target, collection_tree):
+    cmd = ["ansible-test", "integration", "--venv", "--python", PYTHON,
+           "--allow-destructive", "--color", "no", target]
+    start = time.monotonic()
+    proc = subprocess.run(cmd, cwd=str(collection_tree), capture_output=True, text=True, check=False)
+    secs = time.monotonic() - start
+    print("$ {0}  (in {1}, {2:.0f} s)".format(" ".join(cmd), collection_tree, secs))
     print(proc.stdout[-20000:])
     print(proc.stderr[-5000:], file=sys.stderr)
-    assert proc.returncode == 0, "target {0} failed".format(target)
+    assert proc.returncode == 0, "target {0} failed (ansible-test exit {1})".format(target, proc.returncode)
+    # ansible-test exits 0 when it skipped the target (e.g. without root): that is no pass.
+    assert "Running {0} integration test role".format(target) in proc.stdout + proc.stderr, \
+        "ansible-test did not run target {0}".format(target)
+    assert "TASK [setup_libvirt : Ask libvirtd]" in proc.stdout, \
+        "target {0} did not run its setup_libvirt dependency".format(target)
