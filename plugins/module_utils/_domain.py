@@ -33,9 +33,16 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml impo
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError, ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import libvirt
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._metadata import NAMESPACE, PREFIX, parse_tags, tags_xml
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._plan import Backend, Plan
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import etree, parse, to_string
+
+
+def _metadata():
+    """The collection's metadata helpers, imported by runs that meet tags only."""
+    from ansible_collections.kvmops.hypervisor.plugins.module_utils import _metadata as metadata  # pylint: disable=import-outside-toplevel
+
+    return metadata
+
 
 _POLL_SECONDS = 0.25
 # state option -> the run state it asks for
@@ -216,7 +223,8 @@ class _DomainPlanner:
         actual = self._read()
         self.state = state_name(self._call("read state", self.dom.state)[0])
         self.autostart = bool(self._call("read autostart", self.dom.autostart))
-        self.tags = parse_tags(etree.tostring(actual, encoding="unicode"))
+        if actual.find("metadata") is not None:
+            self.tags = _metadata().parse_tags(etree.tostring(actual, encoding="unicode"))
         desired = spec["_desired"]
         if spec.get("_seed") is not None:
             desired = copy.deepcopy(desired)
@@ -293,10 +301,11 @@ class _DomainPlanner:
         if self._call("read state", self.dom.isActive):
             flags |= _vir("VIR_DOMAIN_AFFECT_LIVE", 1)
         element = _vir("VIR_DOMAIN_METADATA_ELEMENT", 2)
+        metadata = _metadata()
         if tags:
-            self._call("set tags", self.dom.setMetadata, element, tags_xml(tags), PREFIX, NAMESPACE, flags)
+            self._call("set tags", self.dom.setMetadata, element, metadata.tags_xml(tags), metadata.PREFIX, metadata.NAMESPACE, flags)
         else:
-            self._call("remove tags", self.dom.setMetadata, element, None, None, NAMESPACE, flags)
+            self._call("remove tags", self.dom.setMetadata, element, None, None, metadata.NAMESPACE, flags)
 
     # -- autostart -------------------------------------------------------
     def _autostart(self, plan):

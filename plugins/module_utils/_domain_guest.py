@@ -9,7 +9,6 @@ deadline shared by every domain of the task."""
 
 from __future__ import annotations
 
-import ipaddress
 import time
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError
@@ -27,6 +26,9 @@ POLL_SECONDS = 1.0
 
 def _usable(address):
     """An address Ansible could reach the guest on: not loopback, not link-local."""
+    # Only runs that read addresses need it.
+    import ipaddress  # pylint: disable=import-outside-toplevel
+
     try:
         ip = ipaddress.ip_address(address.split("%")[0])
     except ValueError:

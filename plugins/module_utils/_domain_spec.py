@@ -28,7 +28,6 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml impo
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import NotFoundError, ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import libvirt
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._metadata import validate_tags
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._size import parse_mib
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse
 
@@ -243,6 +242,8 @@ def _guest(spec):
     """tags, address_source, wait_for and wait_timeout."""
     prefix = spec["_prefix"]
     if spec.get("tags") is not None:
+        from ansible_collections.kvmops.hypervisor.plugins.module_utils._metadata import validate_tags  # pylint: disable=import-outside-toplevel
+
         spec["tags"] = validate_tags(spec["tags"], prefix + "tags")
     sources = spec.get("address_source")
     if sources is None:

@@ -419,7 +419,7 @@ options:
     type: bool
   address_source:
     description:
-      - Where RV(domain.interfaces[].addresses) of a running guest come from, asked in this order; per interface, the
+      - Where the C(addresses) of a running guest's RV(domain.interfaces) come from, asked in this order; per interface, the
         first source that knows an address wins. V(agent) is qemu-guest-agent in the guest, V(lease) the DHCP leases
         of libvirt's networks (interfaces on a libvirt network only), V(arp) the host's ARP table.
       - Defaults to V([agent, lease]).
