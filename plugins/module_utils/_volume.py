@@ -389,7 +389,28 @@ class VolumeBackend(Backend):
         plan.differ("capacity", have, spec.capacity)
         current["capacity"] = spec.capacity
         label = "grow volume {0} to {1} bytes".format(spec.label, spec.capacity)
+        path = current.get("path")
+        overlays = self.users.overlays(path) if path else []
+        users = self.users.of(path, spec.pool, spec.name)
+        bases = [user for user in users if user["backing"]]
+        if overlays or bases:
+            raise ValidationError(spec.field("capacity"), "volume {0} is the backing file of {1}; growing a base image that overlays "
+                                  "depend on is not supported".format(spec.label, ", ".join(
+                                      overlays + ["domain {0} ({1})".format(shown(u["domain"]), u["how"]) for u in bases])))
+        running = [user for user in users if user["active"]]
+        if running:
+            # QEMU has the file open: grow it through the domain, so the guest sees the new size at once.
+            user = running[0]
+            label = "{0} through running domain {1} (disk {2})".format(label, shown(user["domain"]), user["dev"])
+            plan.add(label, lambda: self._block_resize(user, spec.capacity, label))
+            return
         plan.add(label, lambda: self.connection.call(label, volume.resize, spec.capacity, 0))
+
+    def _block_resize(self, user, capacity, label):
+        domain = self.connection.domain(user["domain"])
+        if domain is None:
+            raise ConcurrentChangeError(label, "domain {0} is gone".format(user["domain"]))
+        self.connection.call(label, domain.blockResize, user["dev"], capacity, libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
 
     def _plan_checksum(self, spec, volume):
         """checksum without src: the volume's content must have it."""
@@ -455,7 +476,7 @@ class VolumeBackend(Backend):
         users = self.users.of(path, spec.pool, spec.name)
         if users:
             raise ValidationError(spec.field("replace"), "volume {0} is used by {1}; a volume a domain uses is never replaced".format(
-                spec.label, ", ".join("domain {0} ({1})".format(shown(domain), how) for domain, how in users)))
+                spec.label, ", ".join("domain {0} ({1})".format(shown(user["domain"]), user["how"]) for user in users)))
 
     # content -----------------------------------------------------------------
 

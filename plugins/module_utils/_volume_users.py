@@ -85,31 +85,51 @@ class VolumeUsers:
         return chain
 
     def of(self, path, pool, name):
-        """[(domain name, how)] of the domains that use the volume (pool, name) whose file is `path`."""
+        """The domains that use the volume (pool, name) whose file is `path`:
+        [{domain, how, dev, backing, active}], one per domain (`backing`: the
+        volume is in a disk's backing chain, not the disk itself)."""
         users = []
         for domain in self.connection.call("list domains", self.connection.conn.listAllDomains, 0):
             try:
+                active = bool(domain.isActive())
                 xmls = [domain.XMLDesc(0)]
-                if domain.isActive() and domain.isPersistent():
+                if active and domain.isPersistent():
                     xmls.append(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
             except libvirt.libvirtError as e:
                 if e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                     continue  # undefined since it was listed: it uses nothing
                 raise self.connection.error("read domain {0}".format(domain.name()), e)
-            found = None
-            for xml in xmls:
-                for disk in parse(xml).findall("devices/disk"):
-                    target = disk.find("target")
-                    dev = target.get("dev") if target is not None else "?"
-                    kind = disk.get("device") or "disk"
-                    for link_path, link_pool, link_volume, depth in self._chain(disk):
-                        if (path and link_path == path) or (link_pool, link_volume) == (pool, name):
-                            found = "{0} {1}".format(kind, dev) if depth == 0 else "backing file of {0} {1}".format(kind, dev)
-                            break
-                    if found:
-                        break
-                if found:
-                    break
+            found = self._find(xmls, path, pool, name)
             if found:
-                users.append((domain.name(), found))
+                kind, dev, depth = found
+                users.append(dict(domain=domain.name(), dev=dev, backing=depth > 0, active=active,
+                                  how="{0} {1}".format(kind, dev) if depth == 0 else "backing file of {0} {1}".format(kind, dev)))
         return users
+
+    def _find(self, xmls, path, pool, name):
+        """(device kind, target dev, depth in the chain) of the first disk using the volume, or None."""
+        for xml in xmls:
+            for disk in parse(xml).findall("devices/disk"):
+                target = disk.find("target")
+                dev = target.get("dev") if target is not None else "?"
+                for link_path, link_pool, link_volume, depth in self._chain(disk):
+                    if (path and link_path == path) or (link_pool, link_volume) == (pool, name):
+                        return disk.get("device") or "disk", dev, depth
+        return None
+
+    def overlays(self, path):
+        """Volumes of the active pools whose backing file is `path` (by pool/volume)."""
+        found = []
+        for pool in self.connection.call("list pools", self.connection.conn.listAllStoragePools,
+                                         libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
+            try:
+                volumes = pool.listAllVolumes(0)
+            except libvirt.libvirtError:
+                continue  # stopped or removed meanwhile
+            for volume in volumes:
+                try:
+                    if self._backing(volume.path()) == path:
+                        found.append("{0}/{1}".format(pool.name(), volume.name()))
+                except libvirt.libvirtError:
+                    continue
+        return found

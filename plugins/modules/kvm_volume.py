@@ -53,6 +53,9 @@ options:
         this is grown; one larger fails, except a volume made from an image (the guest's disk may have grown).
       - With O(src) or O(url), the size of the new volume, grown at creation; never smaller than the image's virtual
         size (the default). With O(backing_volume), at least the backing volume's size (the default).
+      - A volume that a running domain uses as a disk grows through that domain (libvirt's C(blockResize)), so the
+        guest sees the larger block device at once, without a reboot; growing the file system inside is the guest's
+        business (or cloud-init's C(growpart)). A volume that overlays depend on (a base image) is not grown.
     type: raw
   format:
     description:
@@ -101,7 +104,7 @@ options:
     default: true
   backing_volume:
     description:
-      - Create the volume as a qcow2 copy-on-write overlay on this volume (C(<backingStore>)), in O(1) (nothing is
+      - Create the volume as a qcow2 copy-on-write overlay on this volume (C(<backingStore>)), in constant time (nothing is
         copied). O(format) must be V(qcow2) or unset.
       - The base may be created by an earlier item of the same O(volumes). Later runs check the overlay's backing
         file; another one fails.

@@ -619,3 +619,43 @@ def test_url_with_a_wrong_checksum_leaves_nothing(system, http_dir):
         reconcile(connection, pool=pool, name="bad.img", url=base + "/img.raw.gz")
     with pytest.raises(ModuleFailed, match=r"^backing_volume: volume .*/no-such.qcow2 does not exist"):
         reconcile(connection, pool=pool, name="bad.qcow2", backing_volume=dict(volume="no-such.qcow2"))
+
+
+# --------------------------------------------- growing a disk in use (issue 13)
+
+def test_grow_the_disk_of_a_running_domain_through_the_domain(system, domains):
+    """A running domain (TCG, no OS: QEMU runs, the guest sits in the
+    firmware) has the volume as its virtio disk: the volume grows through
+    the domain's blockResize, so the running QEMU (the guest's block device)
+    has the new size at once; a shrink is still refused; the file grows."""
+    connection, pool, path = system
+    reconcile(connection, pool=pool, name="run.qcow2", capacity="16M")
+    name = "kvmops-it-unit-volume-run-" + uuid.uuid4().hex[:8]
+    domains(name, [("disk", "qcow2", path + "/run.qcow2", "vda")])
+    domain = connection.conn.lookupByName(name)
+    domain.create()
+    try:
+        check = reconcile(connection, check_mode=True, pool=pool, name="run.qcow2", capacity="32M")
+        label = "grow volume {0}/run.qcow2 to 33554432 bytes through running domain {1} (disk vda)".format(pool, name)
+        assert check["actions"] == [label]
+        assert domain.blockInfo("vda")[0] == 16 * 1024 * 1024
+        applied = reconcile(connection, pool=pool, name="run.qcow2", capacity="32M")
+        assert applied["actions"] == [label]
+        assert domain.blockInfo("vda")[0] == 32 * 1024 * 1024   # what the running QEMU reports to the guest
+        assert _qemu_img_info(os.path.join(path, "run.qcow2"))["virtual-size"] == 32 * 1024 * 1024
+        assert not reconcile(connection, pool=pool, name="run.qcow2", capacity="32M")["changed"]
+        with pytest.raises(ModuleFailed, match=r"^capacity: .* 33554432 bytes; shrinking it to 16777216 bytes is not supported"):
+            reconcile(connection, pool=pool, name="run.qcow2", capacity="16M")
+        assert domain.blockInfo("vda")[0] == 32 * 1024 * 1024
+    finally:
+        domain.destroy()
+
+
+def test_growing_a_base_image_with_overlays_is_refused(system):
+    connection, pool, path = system
+    reconcile(connection, pool=pool, name="base.qcow2", capacity="16M")
+    reconcile(connection, pool=pool, name="child.qcow2", backing_volume=dict(volume="base.qcow2"))
+    with pytest.raises(ModuleFailed, match=r"^capacity: volume {0}/base.qcow2 is the backing file of {0}/child.qcow2; growing a base "
+                                           r"image that overlays depend on is not supported".format(pool)):
+        reconcile(connection, pool=pool, name="base.qcow2", capacity="32M")
+    assert _qemu_img_info(os.path.join(path, "base.qcow2"))["virtual-size"] == 16 * 1024 * 1024
