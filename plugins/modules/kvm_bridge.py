@@ -66,11 +66,15 @@ options:
   backend:
     description:
       - What writes the persistent configuration. V(auto) detects what manages the network now
-        (NetworkManager, systemd-networkd, ifupdown, network-scripts, in that order).
+        (netplan when the C(netplan) command and a netplan configuration exist, then NetworkManager,
+        systemd-networkd, ifupdown, network-scripts, in that order).
+      - V(netplan) writes /etc/netplan/90-kvmops-<name>.yaml (mode 0600) and takes the port's stanza out of the
+        file that configured it (that file keeps its mode, comments and other definitions); the live change is made
+        with iproute2, then C(netplan generate) and a reload of the renderer adopt it.
       - V(networkmanager) writes keyfile profiles and lets NetworkManager make the live change (C(nmcli connection up)).
       - V(ifcfg) writes /etc/sysconfig/network-scripts files (EL 7); the live change is made with iproute2.
     type: str
-    choices: [auto, networkmanager, ifcfg, ifupdown, networkd]
+    choices: [auto, netplan, networkmanager, ifcfg, ifupdown, networkd]
     default: auto
   state:
     description: V(present) makes the bridge take over; V(absent) gives the address back to the port and deletes the bridge.
@@ -107,7 +111,7 @@ notes:
   - The backup, the restore script and the log of the rollbacks are under /var/lib/kvmops/bridge. While a change
     waits for confirmation, the unit kvmops-bridge-boot-restore-<name>.service rolls it back at the next boot, before
     the network backend brings the interfaces up.
-  - One lock per bridge (/var/lib/kvmops/bridge/<name>.lock) is shared by the change, the confirmation and the
+  - One lock per bridge (/run/kvmops/bridge/<name>.lock) is shared by the change, the confirmation and the
     rollback; a second run waits for the first.
   - Interface names follow the kernel's rules (1 to 15 bytes, no C(/), C(:) or white space); quotes and C($) are
     valid and are quoted wherever they reach a shell.
@@ -206,9 +210,8 @@ reached:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._spec import BridgeSpec, validate_ifname
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._takeover import BridgeManager
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import run
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._manager import KvmBridge
 
 
 def main():
@@ -221,7 +224,7 @@ def main():
         forward_delay=dict(type="int"),
         mtu=dict(type="int"),
         mac=dict(type="str"),
-        backend=dict(type="str", choices=["auto", "networkmanager", "ifcfg", "ifupdown", "networkd"], default="auto"),
+        backend=dict(type="str", choices=["auto", "netplan", "networkmanager", "ifcfg", "ifupdown", "networkd"], default="auto"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         rollback_timeout=dict(type="int", default=60),
         confirm=dict(type="bool", default=True),
@@ -229,18 +232,7 @@ def main():
         change_id=dict(type="str"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    manager = BridgeManager(module.run_command, module.get_bin_path, module.check_mode)
-    try:
-        if module.params["confirm_only"]:
-            result = manager.confirm_only(validate_ifname("name", module.params["name"]), module.params["change_id"])
-        else:
-            result = manager.reconcile(BridgeSpec.from_params(module.params))
-    except KvmError as e:
-        module.fail_json(msg=str(e))
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
+    run(module, KvmBridge)
 
 
 if __name__ == "__main__":

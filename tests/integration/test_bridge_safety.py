@@ -30,12 +30,13 @@ sys.path.insert(0, str(ROOT / "tests" / "lab"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import testhost as lab  # noqa: E402  pylint: disable=wrong-import-position
-from test_bridge_testhost import GATEWAY, SETUP, _run, _state  # noqa: E402  pylint: disable=wrong-import-position
+from test_bridge_testhost import GATEWAY, SETUP, _restart, _run, _state  # noqa: E402  pylint: disable=wrong-import-position
 
 PORT = "q'$(>P)'"  # the kernel takes it; a shell that sees it unquoted creates a file named P
 PEER = "qpeer0"
 BRIDGE = 'b"$(>B)'
 STATE = "/var/lib/kvmops/bridge"
+LOCKS = "/run/kvmops/bridge"
 CONFIG = "/etc/systemd/network"
 
 CHANGE_ROLLED_BACK_BY_TIMER = """\
@@ -178,10 +179,7 @@ def test_unconfirmed_change_is_rolled_back_at_boot(host, run_playbook, tmp_path)
     assert _state(host)["eth0_master"] == "br0"
 
     # Power-cycled while the change waits: the transient timer is gone with the boot.
-    lab.podman("restart", "--time", "20", host.name)
-    host.ip = host._ip()  # pylint: disable=protected-access  # podman may give it another address
-    host._wait_for_systemd()  # pylint: disable=protected-access
-    host._wait_for_sshd()  # pylint: disable=protected-access
+    _restart(host)  # podman may give it another address: read again
 
     after = _state(host)
     assert after["br0"] is None and after["eth0_master"] is None, after
@@ -201,15 +199,15 @@ def test_unconfirmed_change_is_rolled_back_at_boot(host, run_playbook, tmp_path)
 
 def test_a_run_waits_for_the_bridge_lock(host, run_playbook, tmp_path):
     """Someone holds br0's lock (as a run or the rollback would): the module waits, touching nothing, then runs."""
-    host.exec(["sh", "-c", "mkdir -p {0} && touch /run/kvmops-test-hold".format(STATE)])
+    host.exec(["sh", "-c", "mkdir -p {0} && touch /run/kvmops-test-hold".format(LOCKS)])
     # flock -o: only the flock process itself has the lock file open
-    host.exec(["systemd-run", "--unit", "kvmops-test-hold-lock", "flock", "-o", STATE + "/br0.lock",
+    host.exec(["systemd-run", "--unit", "kvmops-test-hold-lock", "flock", "-o", LOCKS + "/br0.lock",
                "sh", "-c", "while [ -e /run/kvmops-test-hold ]; do sleep 0.2; done"])
-    assert _wait(lambda: host.exec(["flock", "-n", STATE + "/br0.lock", "true"], check=False).returncode != 0, 30)
+    assert _wait(lambda: host.exec(["flock", "-n", LOCKS + "/br0.lock", "true"], check=False).returncode != 0, 30)
 
     def openers():
         """How many processes have the lock file open (the holder, and the module once it waits)."""
-        out = host.exec(["sh", "-c", "ls -l /proc/[0-9]*/fd/ 2>/dev/null | grep -c ' -> {0}/br0.lock$'; true".format(STATE)]).stdout
+        out = host.exec(["sh", "-c", "ls -l /proc/[0-9]*/fd/ 2>/dev/null | grep -c ' -> {0}/br0.lock$'; true".format(LOCKS)]).stdout
         return int(out.split()[0]) if out.split() else 0
     outcome = {}
     runner = threading.Thread(target=lambda: outcome.update(zip(("proc", "res"), _run(

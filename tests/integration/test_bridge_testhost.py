@@ -2,7 +2,8 @@
 # Copyright: kvmops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """kvm_bridge and the kvm_bridge role over SSH on podman test hosts, never on
-the runner.  One host per backend (systemd-networkd, ifupdown); the cases run
+the runner.  One host per backend (systemd-networkd, ifupdown, NetworkManager,
+netplan: installed with apt in the host at test time); the cases run
 in order on it: takeover in four steps, a wrong gateway rolled back at once, a
 change left unconfirmed rolled back by the timer, absent.
 
@@ -118,6 +119,27 @@ printf 'allow-hotplug eth0\\niface eth0 inet static\\n    address %s\\n    gatew
 printf 'iface eth0 inet6 manual\\n    wpa-psk not-a-real-secret\\n' > /etc/network/interfaces.d/eth0-secret
 chgrp adm /etc/network/interfaces.d/eth0-secret && chmod 0600 /etc/network/interfaces.d/eth0-secret
 """,
+    "netplan": """set -e
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends netplan.io >/dev/null
+ip=$(ip -4 -o addr show dev eth0 | awk '{print $4}')
+umask 077
+cat > /etc/netplan/50-cloud-init.yaml <<EOF
+# written by the test as cloud-init would: eth0 static, another NIC by DHCP
+network:
+    version: 2
+    ethernets:
+        eth0:
+            addresses: [$ip]
+            routes:
+            -   to: default
+                via: 10.88.0.1
+        eth9:
+            dhcp4: true
+EOF
+netplan generate
+systemctl start systemd-networkd
+""",
     "networkmanager": """set -e
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends network-manager >/dev/null
@@ -129,7 +151,7 @@ nmcli connection up eth0-static >/dev/null
 }
 
 
-@pytest.fixture(scope="module", params=["networkd", "ifupdown", "networkmanager"])
+@pytest.fixture(scope="module", params=["networkd", "ifupdown", "networkmanager", "netplan"])
 def bridge_host(request):
     host = lab.TestHost(devices=["/dev/net/tun"])  # a guest's tap device on br0
     try:
@@ -152,10 +174,13 @@ def _state(host):
                 default=sorted(set((r["gateway"], r["dev"]) for r in routes)))
 
 
+CONFIG_FILES = "cat /etc/systemd/network/* /etc/network/interfaces /etc/network/interfaces.d/* /etc/netplan/* 2>/dev/null; true"
+
+
 def _modes(host):
     """Mode and owner of every file in the backends' configuration directories."""
     out = host.exec(["sh", "-c", "stat -c '%n %a %U:%G' /etc/systemd/network/* /etc/network/interfaces "
-                     "/etc/network/interfaces.d/* /etc/NetworkManager/system-connections/* 2>/dev/null; true"]).stdout
+                     "/etc/network/interfaces.d/* /etc/NetworkManager/system-connections/* /etc/netplan/* 2>/dev/null; true"]).stdout
     return dict(line.rsplit(" ", 2)[0:1] + [" ".join(line.rsplit(" ", 2)[1:])] for line in out.splitlines())
 
 
@@ -193,6 +218,14 @@ def _wait_for_timer_gone(host, timeout):
         if state != "active" or time.monotonic() >= deadline:
             return state
         time.sleep(1)
+
+
+def _restart(host):
+    """Power-cycle the host (podman restart: a new boot, the transient timers gone); its address is read again."""
+    lab.podman("restart", "--time", "20", host.name)
+    host.ip = host._ip()  # pylint: disable=protected-access
+    host._wait_for_systemd()  # pylint: disable=protected-access
+    host._wait_for_sshd()  # pylint: disable=protected-access
 
 
 def _original(host):
@@ -235,6 +268,16 @@ def test_takeover_four_steps(bridge_host, run_playbook, tmp_path):
         assert active == []
         query = host.exec(["ifquery", "br0"]).stdout.splitlines()
         assert "bridge_ports: eth0" in query and "address: {0}".format(host.ip) in query
+    if backend == "netplan":
+        # netplan's own file, 0600; cloud-init's file lost eth0 and kept its mode, comment and other NIC
+        assert _modes(host)["/etc/netplan/90-kvmops-br0.yaml"] == "600 root:root"
+        assert modes["/etc/netplan/50-cloud-init.yaml"] == "600 root:root"
+        cloud = host.exec(["cat", "/etc/netplan/50-cloud-init.yaml"]).stdout
+        assert "eth0:" not in cloud and "        eth9:\n            dhcp4: true" in cloud and cloud.startswith("# written by the test")
+        assert "eth0" in host.exec(["netplan", "get", "bridges.br0.interfaces"]).stdout
+        # netplan rendered the bridge for networkd, which manages it now
+        assert host.exec(["test", "-f", "/run/systemd/network/10-netplan-br0.network"], check=False).returncode == 0
+        assert "10-netplan-br0.network" in host.exec(["networkctl", "status", "br0"]).stdout
     if backend == "networkmanager":
         # NetworkManager itself runs the new profiles; the old one no longer autoconnects
         devices = host.exec(["nmcli", "-t", "-f", "DEVICE,CONNECTION", "device"]).stdout.splitlines()
@@ -269,7 +312,7 @@ def test_wrong_gateway_rolls_back_at_once(bridge_host, run_playbook, tmp_path):
     backend, host = bridge_host
     before = _state(host)
     modes = _modes(host)
-    files_before = host.exec(["sh", "-c", "cat /etc/systemd/network/* /etc/network/interfaces /etc/network/interfaces.d/* 2>/dev/null; true"]).stdout
+    files_before = host.exec(["sh", "-c", CONFIG_FILES]).stdout
     # The network's last address: podman hands out addresses from the start of
     # 10.88.0.0/16, and on a busy runner 10.88.0.254 was another container.
     wrong = "10.88.255.254"
@@ -280,7 +323,7 @@ def test_wrong_gateway_rolls_back_at_once(bridge_host, run_playbook, tmp_path):
     assert res["failed_when_result"] is False and res["changed"] is False  # the module failed; failed_when kept the play going
     assert "could not reach gateway {0} through br0".format(wrong) in res["msg"] and "rolled back" in res["msg"]
     assert _state(host) == before
-    files_after = host.exec(["sh", "-c", "cat /etc/systemd/network/* /etc/network/interfaces /etc/network/interfaces.d/* 2>/dev/null; true"]).stdout
+    files_after = host.exec(["sh", "-c", CONFIG_FILES]).stdout
     assert files_after == files_before
     assert _modes(host) == modes  # the rollback puts back mode and owner too
     assert "rollback of br0 done" in host.exec(["cat", "/var/lib/kvmops/bridge/br0.rollback.log"]).stdout
@@ -293,8 +336,11 @@ def test_role_unconfirmed_is_rolled_back_by_the_timer(bridge_host, run_playbook,
     assert proc.returncode == 0
     assert res["changed"] is True and res["pending"] is True
     assert res["rollback"]["timeout"] == 10
-    # the change is live and armed right after the play
-    assert host.exec(["systemctl", "is-active", "kvmops-bridge-rollback-br0.timer"], check=False).stdout.strip() == "active"
+    # the change was armed: right after the play its timer is active, or (the play's reconnection took
+    # longer than the 10 s under load) it has fired already and its rollback has started
+    timer = host.exec(["systemctl", "is-active", "kvmops-bridge-rollback-br0.timer"], check=False).stdout.strip()
+    log = host.exec(["cat", "/var/lib/kvmops/bridge/br0.rollback.log"], check=False).stdout
+    assert timer == "active" or "(change {0}, timer) started".format(res["change_id"]) in log, (timer, log)
     state = _wait_for_state(host, before, timeout=60)
     assert state == before, "not rolled back by the timer"
     # The addresses come back before the rollback's last steps (the backend's
@@ -309,3 +355,33 @@ def test_role_unconfirmed_is_rolled_back_by_the_timer(bridge_host, run_playbook,
     assert _state(host)["eth0_master"] == "br0"
     proc, res = _run(run_playbook, tmp_path, host, ROLE_CONFIRMED, backend=backend)
     assert proc.returncode == 0 and res["changed"] is False
+
+
+@pytest.mark.parametrize("bridge_host", ["netplan"], indirect=True)
+def test_netplan_unconfirmed_change_reverted_at_boot(bridge_host, run_playbook, tmp_path):
+    """systemd runs netplan's generator before any unit: the boot-time restore
+    puts the files back and renders them again before networkd starts.  From
+    eth0 with its address (the bridge the role left is released first), a
+    takeover left unconfirmed, then a restart: eth0 comes back as it was,
+    reachable (podman may give the host another address: both are on eth0
+    then, the old one from the restored file)."""
+    _backend, host = bridge_host
+    host.exec(["systemctl", "enable", "--quiet", "systemd-networkd"])  # a real host starts it at boot
+    proc, res = _run(run_playbook, tmp_path, host, WRONG_GATEWAY, bridge_args=dict(name="br0", state="absent", backend="netplan"))
+    assert proc.returncode == 0 and res["changed"] is True and "msg" not in res, res
+    assert _state(host) == _original(host)
+    files = "cat /etc/netplan/*; stat -c '%n %a %U:%G' /etc/netplan/*"
+    files_before = host.exec(["sh", "-c", files]).stdout
+    args = dict(name="br0", ports=["eth0"], backend="netplan", confirm=False, rollback_timeout=900)
+    proc, res = _run(run_playbook, tmp_path, host, WRONG_GATEWAY, bridge_args=args)
+    assert proc.returncode == 0 and res["changed"] is True and res.get("pending") is True, res
+    assert _state(host)["eth0_master"] == "br0"
+    _restart(host)
+    after = _state(host)
+    assert after["br0"] is None and after["eth0_master"] is None and host.ip + "/16" in after["eth0"], after
+    assert after["default"] == [(GATEWAY, "eth0")]
+    assert host.exec(["sh", "-c", files]).stdout == files_before
+    assert host.exec(["ls", "/run/systemd/network"]).stdout.split() == ["10-netplan-eth0.network", "10-netplan-eth9.network"]
+    assert "(change {0}, boot) started".format(res["change_id"]) in host.exec(["cat", "/var/lib/kvmops/bridge/br0.rollback.log"]).stdout
+    proc, _res = _run(run_playbook, tmp_path, host, WRONG_GATEWAY, bridge_args=dict(name="br0", confirm_only=True))
+    assert proc.returncode == 0  # reachable over SSH at its (new) address

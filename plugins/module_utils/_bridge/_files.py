@@ -13,6 +13,7 @@ file allows; it is renamed over the old file only once complete."""
 
 from __future__ import annotations
 
+import glob
 import os
 import stat
 import tempfile
@@ -77,6 +78,10 @@ class Files:
 
     def exists(self, path):
         return os.path.exists(self.real(path))
+
+    def glob(self, pattern):
+        """Paths (as on the managed host) that match `pattern`, sorted."""
+        return sorted("/" + os.path.relpath(real, self.root) for real in glob.glob(self.real(pattern)))
 
     def owner(self, path):
         return file_owner(self.real(path))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._backend import BridgeBackend
+
 DIRECTORY = "/etc/sysconfig/network-scripts"
 _ADDRESS_KEYS = ("IPADDR", "NETMASK", "PREFIX", "GATEWAY", "DNS", "IPV6ADDR", "IPV6_DEFAULTGW")
 
@@ -125,12 +127,8 @@ def render_released_port(existing, port_cfg):
     return "\n".join(lines) + "\n"
 
 
-class IfcfgBackend:
+class IfcfgBackend(BridgeBackend):
     name = "ifcfg"
-    service = None
-
-    def __init__(self, files):
-        self.files = files
 
     def check(self, which):
         return None  # files only; the live change is made with iproute2 as for every backend
@@ -147,6 +145,6 @@ class IfcfgBackend:
             result[_path(port_cfg.name)] = render_released_port(self.files.read(_path(port_cfg.name)), port_cfg)
         return result
 
-    def reload_lines(self, cfg_names):
+    def reload_lines(self, names):
         # NetworkManager with the ifcfg-rh plugin (EL 8) re-reads the files; network-scripts (EL 7) read them at boot.
         return ["if command -v nmcli >/dev/null 2>&1 && nmcli -t general status >/dev/null 2>&1; then nmcli connection reload || true; fi"]

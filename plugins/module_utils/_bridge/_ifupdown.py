@@ -13,6 +13,7 @@ import glob
 import os
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._backend import BridgeBackend
 
 HEADER = "# Managed by kvmops.hypervisor.kvm_bridge; local changes are overwritten."
 INTERFACES = "/etc/network/interfaces"
@@ -76,12 +77,8 @@ def _family_stanzas(ifname, ipcfgs, extra):
     return lines
 
 
-class IfupdownBackend:
+class IfupdownBackend(BridgeBackend):
     name = "ifupdown"
-    service = None
-
-    def __init__(self, files):
-        self.files = files
 
     def check(self, which):
         if not which("ifup"):
@@ -141,7 +138,7 @@ class IfupdownBackend:
             result.update(self._moved({port_cfg.name}, own, [own, _path(name)]))
         return result
 
-    def reload_lines(self, cfg_names):
+    def reload_lines(self, names):
         # The live change is made with iproute2 (ifup cannot take an address off a port
         # it did not configure); the files take effect at the next boot or ifup.
         return []

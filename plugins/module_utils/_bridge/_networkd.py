@@ -8,6 +8,7 @@ distribution's own (networkd uses the first .network that matches)."""
 from __future__ import annotations
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._backend import BridgeBackend
 
 HEADER = "# Managed by kvmops.hypervisor.kvm_bridge; local changes are overwritten.\n"
 DIRECTORY = "/etc/systemd/network"
@@ -33,12 +34,8 @@ def _network_section(ipcfgs):
     return lines
 
 
-class NetworkdBackend:
+class NetworkdBackend(BridgeBackend):
     name = "networkd"
-    service = "systemd-networkd"
-
-    def __init__(self, files):
-        self.files = files  # _takeover.Files: read(path), exists(path)
 
     def check(self, which):
         if not which("networkctl"):
@@ -75,7 +72,7 @@ class NetworkdBackend:
             result[_path(port_cfg.name, "network")] = "\n".join(lines) + "\n"
         return result
 
-    def reload_lines(self, cfg_names):
+    def reload_lines(self, names):
         # networkd re-reads its files and reconfigures the links they match; the live
         # state is already what the files say, so this adopts rather than changes it.
         return ["if systemctl -q is-active systemd-networkd; then networkctl reload || true; fi"]

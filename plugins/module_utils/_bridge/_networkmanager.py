@@ -16,6 +16,7 @@ import shlex
 import uuid
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._backend import BridgeBackend
 
 DIRECTORY = "/etc/NetworkManager/system-connections"
 _NAMESPACE = uuid.UUID("5b8e2f2c-6a43-4a57-9d0b-6f5e3c1a9b10")
@@ -87,13 +88,9 @@ def _binding(text):
     return found.get(("connection", "interface-name")), mac.lower() if mac else None
 
 
-class NetworkManagerBackend:
+class NetworkManagerBackend(BridgeBackend):
     name = "networkmanager"
-    service = "NetworkManager"
     file_mode = 0o600  # NetworkManager ignores keyfiles others can read
-
-    def __init__(self, files):
-        self.files = files
 
     def check(self, which):
         if not which("nmcli"):
@@ -154,8 +151,11 @@ class NetworkManagerBackend:
             result[_path(port_id)] = "\n".join(lines) + "\n"
         return result
 
-    def reload_lines(self, cfg_names):
+    def reload_lines(self, names):
         return ["nmcli connection reload"]
+
+    def change_lines(self, target, live, name, ports, present):
+        return self.activate_lines(name, ports, present)
 
     def activate_lines(self, name, ports, present):
         """NetworkManager makes the live change itself: the new profiles go up."""

@@ -12,7 +12,7 @@ the interfaces up, should the host restart while the change is unconfirmed.
 The live change itself runs as a transient unit too, so a cut SSH
 connection cannot kill it half-way.
 
-One lock per bridge (flock on <key>.lock) is shared by the change, the
+One lock per bridge (flock on /run/kvmops/bridge/<key>.lock) is shared by the change, the
 confirmation and the restore script.  The module holds it from its first
 read to its confirmation or rollback; a timer that fires meanwhile waits,
 then finds its change no longer pending and does nothing.  When the module
@@ -24,7 +24,7 @@ lock), so nobody waits on anybody.
     /var/lib/kvmops/bridge/<key>/restore.sh      restore.sh [timer|now|boot]
     /var/lib/kvmops/bridge/<key>/apply.sh        the live change
     /var/lib/kvmops/bridge/<key>/snapshot.json   the live state before the change
-    /var/lib/kvmops/bridge/<key>.lock            the bridge's lock
+    /run/kvmops/bridge/<key>.lock                the bridge's lock
     /var/lib/kvmops/bridge/<key>.last.json       how the last armed change ended: {id, state, by, time}
     /var/lib/kvmops/bridge/<key>.rollback.log    what the rollbacks did (kept)
     /etc/systemd/system/kvmops-bridge-boot-restore-<key>.service (+ sysinit.target.wants link) while pending
@@ -52,6 +52,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._files i
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._live import converge_script
 
 STATE_DIR = "/var/lib/kvmops/bridge"
+LOCK_DIR = "/run/kvmops/bridge"  # a lock needs no persistence; bad input leaves nothing under STATE_DIR
 UNIT_DIR = "/etc/systemd/system"
 LOCK_TIMEOUT = 300  # a change holds the lock for its pings: up to ~15 s per address
 SCRIPT_LOCK_TIMEOUT = 900  # the restore script then rolls back anyway: being reachable comes first
@@ -70,7 +71,10 @@ def _now():
 
 
 class Rollback:
-    def __init__(self, run, name, state_dir=STATE_DIR, unit_dir=UNIT_DIR, sleep=time.sleep):
+    def __init__(self, run, name, state_dir=None, unit_dir=None, sleep=time.sleep, lock_dir=None):
+        state_dir = state_dir or STATE_DIR
+        unit_dir = unit_dir or UNIT_DIR
+        self.lock_dir = lock_dir or (os.path.join(state_dir, "locks") if state_dir != STATE_DIR else LOCK_DIR)
         self._run = run
         self.name = name
         self.sleep = sleep
@@ -78,7 +82,7 @@ class Rollback:
         self.state_dir = state_dir
         self.dir = os.path.join(state_dir, key)
         self.log = os.path.join(state_dir, key + ".rollback.log")
-        self.lock_path = os.path.join(state_dir, key + ".lock")
+        self.lock_path = os.path.join(self.lock_dir, key + ".lock")
         self.record_path = os.path.join(state_dir, key + ".last.json")
         self.unit = "kvmops-bridge-rollback-" + key
         self.apply_unit = "kvmops-bridge-apply-" + key
@@ -90,7 +94,7 @@ class Rollback:
     @contextlib.contextmanager
     def lock(self, timeout=LOCK_TIMEOUT):
         """Hold the bridge's lock; a rollback that is waiting for it runs first."""
-        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        os.makedirs(self.lock_dir, mode=0o700, exist_ok=True)
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             deadline = time.monotonic() + timeout
@@ -155,7 +159,7 @@ class Rollback:
         return dict(id=record.get("id"), state=record.get("state") or NONE, by=record.get("by"), time=record.get("time"))
 
     # -- writes ---------------------------------------------------------------
-    def prepare(self, files_before, snapshot, reload_lines):
+    def prepare(self, files_before, snapshot, reload_lines, boot_lines=()):
         """Save the backup, write restore.sh and the boot-time unit; nothing live is touched yet.
         Returns the change's id.  The caller holds the lock and has checked nothing is pending."""
         change_id = uuid.uuid4().hex[:16]
@@ -170,6 +174,7 @@ class Rollback:
                  "mode=${1:-timer}", "id={0}".format(change_id), "bridge={0}".format(q(self.name)),
                  "exec >>{0} 2>&1".format(q(self.log)),
                  'if [ "$mode" != now ] && command -v flock >/dev/null 2>&1; then',
+                 "  mkdir -p {0}".format(q(self.lock_dir)),
                  "  exec 9>>{0}".format(q(self.lock_path)),
                  "  flock -w {0} 9 || echo \"lock {1} not taken after {0} s: rolling back anyway\"".format(
                      SCRIPT_LOCK_TIMEOUT, self.lock_path.replace('"', "")),
@@ -177,7 +182,7 @@ class Rollback:
                  'if [ "$(cat {0} 2>/dev/null)" != "$id" ]; then'.format(q(os.path.join(self.dir, "id"))),
                  '  echo "change $id of $bridge is no longer pending ($mode): nothing to roll back $(date -u)"; exit 0',
                  "fi",
-                 'echo "rollback of $bridge (change $id, $mode) started $(date -u)"']
+                 'echo "rollback of $bridge (change $id, $mode) started $(date -u +%Y-%m-%dT%H:%M:%S.%NZ)"']
         for n, (path, content) in enumerate(sorted(files_before.items())):
             if content is None:
                 lines.append("rm -f {0}".format(q(path)))
@@ -193,6 +198,9 @@ class Rollback:
         live = list(reload_lines) + converge_script(snapshot, strict=False) + list(reload_lines)
         lines.append('if [ "$mode" != boot ]; then')
         lines += ["  " + line for line in live]
+        if boot_lines:
+            lines.append("else")
+            lines += ["  " + line for line in boot_lines]
         lines.append("fi")
         lines += [
             "printf '{\"id\": \"%s\", \"state\": \"rolled back\", \"by\": \"%s\", \"time\": \"%s\"}\\n' "
@@ -202,7 +210,7 @@ class Rollback:
             "rm -rf {0}".format(q(self.dir)),
             'if [ "$mode" != boot ]; then systemctl reset-failed {0} {1} 2>/dev/null; fi'.format(
                 q(self.unit + ".timer"), q(self.unit + ".service")),
-            'echo "rollback of $bridge done (change $id) $(date -u)"']
+            'echo "rollback of $bridge done (change $id) $(date -u +%Y-%m-%dT%H:%M:%S.%NZ)"']
         atomic_write(os.path.join(self.dir, "restore.sh"), "\n".join(lines) + "\n", 0o700, keep=False)
         atomic_write(os.path.join(self.dir, "snapshot.json"), json.dumps(snapshot, indent=1, sort_keys=True) + "\n", 0o600, keep=False)
         self._write_boot_unit()

@@ -12,7 +12,7 @@ import re
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _validate
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import ValidationError
 
-BACKENDS = ("auto", "networkmanager", "ifcfg", "ifupdown", "networkd")
+BACKENDS = ("auto", "netplan", "networkmanager", "ifcfg", "ifupdown", "networkd")
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z")
 
 

@@ -16,7 +16,8 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._ifcfg i
     render_released_port,
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._spec import BridgeSpec, IpConfig
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._takeover import Files, NetConfig
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._backend import NetConfig
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._files import Files
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "bridge"
 

@@ -20,7 +20,9 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._network
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._networkmanager import NetworkManagerBackend, disable_autoconnect
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._rollback import Rollback, unit_key
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._spec import BridgeSpec
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._takeover import BridgeManager, Files, NetConfig
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._backend import NetConfig
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._files import Files
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._manager import BridgeManager
 
 MAC = "62:76:e8:99:7d:29"
 BEFORE = dict(

@@ -1,25 +1,33 @@
 # -*- coding: utf-8 -*-
 # Copyright: kvmops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Plan the takeover (or the release) of a NIC's address by a bridge, then
-apply it behind an armed rollback.  Check mode runs the same plan and skips
-only the writes.
+"""The bridge manager: plan the takeover (or the release) of a NIC's address
+by a bridge, then apply it behind an armed rollback; and the module's back
+end (KvmBridge) that hands those plans to the one runner, _module.run.
+Check mode runs the same plan and skips only the writes.
 
 The package (its __init__.py stays empty, as ansible-test's empty-init wants):
-_takeover.py  the desired bridge (validated), the live state, the plan and the manager
-_rollback.py  backup, restore script, the transient systemd timer, confirm
-_networkd.py _ifupdown.py _ifcfg.py _networkmanager.py  one file per backend (persistent configuration)
+_spec.py      the desired bridge, validated from the module's parameters
+_live.py      the live state (iproute2) and the script that converges it
+_manager.py   the plan, the armed change, the confirmation (this file)
+_rollback.py  lock, change ids, backup, restore script, the timer and the boot-time restore
+_files.py     the one atomic file write (modes and owners kept)
+_backend.py   the backend base class (check / present / absent / reload / live change) and NetConfig
+_networkd.py _ifupdown.py _ifcfg.py _networkmanager.py _netplan.py  one file per backend
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import time
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError, ValidationError
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._spec import IpConfig
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._live import LiveReader, converge_script, family_of
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._plan import Backend, Plan
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._backend import NetConfig
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._spec import BridgeSpec, IpConfig, validate_ifname
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._live import LiveReader, family_of
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._files import Files
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._rollback import (
     CONFIRMED, NONE, PENDING, ROLLED_BACK, Rollback)
@@ -27,30 +35,21 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._network
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._ifupdown import IfupdownBackend
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._ifcfg import IfcfgBackend
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._networkmanager import NetworkManagerBackend
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._netplan import NetplanBackend
 
 BACKEND_CLASSES = dict(networkd=NetworkdBackend, ifupdown=IfupdownBackend, ifcfg=IfcfgBackend,
-                       networkmanager=NetworkManagerBackend)
+                       networkmanager=NetworkManagerBackend, netplan=NetplanBackend)
 PING_ATTEMPTS = 10
 
 
-class NetConfig:
-    """What a backend renders: the bridge (or a released port) with resolved addresses."""
-
-    def __init__(self, name, ports=(), mac=None, mac_in_files=False, mtu=None, stp=False, forward_delay=None, ipcfgs=()):
-        self.name = name
-        self.ports = list(ports)
-        self.mac = mac
-        self.mac_in_files = mac_in_files
-        self.mtu = mtu
-        self.stp = stp
-        self.forward_delay = forward_delay
-        self.ipcfgs = list(ipcfgs)
-
-
-def detect_backend(run, files):
-    """auto: whatever manages the host's network now."""
+def detect_backend(run, files, which):
+    """auto: whatever manages the host's network now.  netplan first: it
+    renders to NetworkManager or networkd, which would otherwise be found
+    running and given files beside netplan's (that fight at its next apply)."""
     def active(unit):
         return run(["systemctl", "-q", "is-active", unit])[0] == 0
+    if which("netplan") and any(files.glob(d + "/*.yaml") for d in ("/etc/netplan", "/run/netplan", "/lib/netplan")):
+        return "netplan"
     if active("NetworkManager"):
         return "networkmanager"
     if active("systemd-networkd"):
@@ -59,8 +58,9 @@ def detect_backend(run, files):
         return "ifupdown"
     if files.exists("/etc/sysconfig/network-scripts"):
         return "ifcfg"
-    raise KvmError("backend: auto found nothing managing the network (NetworkManager and systemd-networkd inactive, "
-                   "no /etc/network/interfaces with ifupdown, no /etc/sysconfig/network-scripts); set backend")
+    raise KvmError("backend: auto found nothing managing the network (no netplan configuration, NetworkManager and "
+                   "systemd-networkd inactive, no /etc/network/interfaces with ifupdown, no /etc/sysconfig/network-scripts); "
+                   "set backend")
 
 
 def _of(addresses, family):
@@ -88,28 +88,43 @@ class BridgeManager:
         self._rollback = rollback
         self.environ = os.environ if environ is None else environ
         self.sleep = sleep
+        self._held = contextlib.ExitStack()
 
     def rollback_for(self, name):
         return self._rollback or Rollback(self.run, name)
 
+    def _lock(self, rb):
+        """Hold the bridge's lock from the plan's first read to the end of its apply (not in check mode)."""
+        if not self.check_mode:
+            self._held.enter_context(rb.lock())
+
+    def release(self):
+        self._held.close()
+
     # -- confirm --------------------------------------------------------------
-    def confirm_only(self, name, change_id=None):
-        """Confirm the pending change of `name` (the one with `change_id` when given).
+    def plan_confirm(self, name, change_id=None):
+        """The Plan of confirm_only: confirm the pending change of `name` (the one with `change_id` when given).
 
         Fails when that change was rolled back (by the timer, at boot, or by
         the module's own check), when no such change was armed here, and when
         a pending change has no rollback armed (it is then neither confirmed
         nor discarded: the message says how to roll it back)."""
         rb = self.rollback_for(name)
-        if self.check_mode:
-            return self._confirm(rb, name, change_id)
-        with rb.lock():
-            return self._confirm(rb, name, change_id)
+        self._lock(rb)
+        try:
+            plan = self._plan_confirm(rb, name, change_id)
+        except BaseException:
+            self.release()
+            raise
+        if not plan.changed:
+            self.release()
+        return plan
 
-    def _confirm(self, rb, name, change_id):
+    def _plan_confirm(self, rb, name, change_id):
         status = rb.status()
         state = status["state"]
-        result = dict(changed=False, pending=False, change=dict(id=status["id"], state=state), actions=[], files=[], diff=[])
+        plan = BridgePlan(name)
+        plan.result = dict(pending=False, change=dict(id=status["id"], state=state), files=[])
         if state == PENDING:
             if change_id and change_id != status["id"]:
                 raise KvmError("change_id: {0} is not the change of {1} waiting for confirmation ({2})".format(
@@ -118,18 +133,22 @@ class BridgeManager:
                 raise KvmError("name: change {0} of {1} waits for confirmation but no rollback timer is armed for it "
                                "(it is not confirmed, nor discarded): roll it back with /bin/sh {2}/restore.sh, "
                                "then run the change again".format(status["id"], name, rb.dir))
-            if not self.check_mode:
-                rb.confirm(status["id"])
-            result.update(changed=True, change=dict(id=status["id"], state=CONFIRMED),
-                          actions=["confirm {0}: disarm {1} (change {2})".format(name, rb.unit, status["id"])])
-            return result
+
+            def confirm():
+                try:
+                    rb.confirm(status["id"])
+                finally:
+                    self.release()
+            plan.add("confirm {0}: disarm {1} (change {2})".format(name, rb.unit, status["id"]), confirm)
+            plan.result["change"] = dict(id=status["id"], state=CONFIRMED)
+            return plan
         if state == ROLLED_BACK and (not change_id or change_id == status["id"]):
             raise KvmError("name: change {0} of {1} was rolled back ({2}, {3}), not confirmed; the bridge is as it was "
                            "before that change".format(status["id"], name, _BY.get(status["by"], status["by"]), status["time"]))
         if change_id and change_id != status["id"]:
             raise KvmError("change_id: no change {0} of {1} was armed on this host (the last one: {2})".format(
                 change_id, name, "{0}, {1}".format(status["id"], state) if status["id"] else NONE))
-        return result
+        return plan
 
     # -- plan -------------------------------------------------------------------
     def _resolve(self, cfg, actual, port0, field):
@@ -256,21 +275,29 @@ class BridgeManager:
             self.sleep(0.5)
         return False
 
-    def reconcile(self, spec):
-        rb = self.rollback_for(spec.name)
-        if not self.check_mode:
-            self._needs()
-            with rb.lock():  # from the first read to the confirmation or the rollback
-                return self._reconcile(spec, rb)
-        return self._reconcile(spec, rb)
-
     def _needs(self):
         if not (self.which("systemd-run") and os.path.isdir("/run/systemd/system")):
             raise KvmError("kvm_bridge needs systemd (systemd-run) on the managed host to arm the rollback; nothing was changed")
         if not self.which("ip"):
             raise KvmError("kvm_bridge needs iproute2 (the ip command) on the managed host")
 
-    def _reconcile(self, spec, rb):
+    def plan(self, spec):
+        """The Plan of one bridge (reads only).  Outside check mode the bridge's
+        lock is held from here to the end of the plan's apply."""
+        rb = self.rollback_for(spec.name)
+        if not self.check_mode:
+            self._needs()
+        self._lock(rb)
+        try:
+            plan = self._plan(spec, rb)
+        except BaseException:
+            self.release()
+            raise
+        if not plan.changed:
+            self.release()
+        return plan
+
+    def _plan(self, spec, rb):
         status = rb.status()
         if status["state"] == PENDING:
             # Never confirmed nor discarded behind the user's back: only confirm_only or the rollback ends it.
@@ -282,7 +309,7 @@ class BridgeManager:
                            "back with /bin/sh {2}/restore.sh, then run again".format(status["id"], spec.name, rb.dir))
         if self.check_mode:
             self._needs()
-        backend_name = spec.backend if spec.backend != "auto" else detect_backend(self.run, self.files)
+        backend_name = spec.backend if spec.backend != "auto" else detect_backend(self.run, self.files, self.which)
         backend = BACKEND_CLASSES[backend_name](self.files)
         backend.check(self.which)
 
@@ -301,25 +328,35 @@ class BridgeManager:
                 file_changes[path] = (before, content)
         live = self.live_changes(actual, target)
 
-        actions = ["{0} {1}".format("delete" if after is None else "write", path) for path, (_b, after) in file_changes.items()]
-        actions += live
-        changed = bool(actions)
-        diff = [dict(before_header=path, after_header=path, before=b or "", after=a or "") for path, (b, a) in file_changes.items()]
+        plan = BridgePlan(spec.name)
+        labels = ["{0} {1}".format("delete" if after is None else "write", path) for path, (_b, after) in file_changes.items()]
+        labels += live
+        plan.files = [dict(before_header=path, after_header=path, before=b or "", after=a or "")
+                      for path, (b, a) in file_changes.items()]
         if live:
-            diff.append(dict(before_header="live state", after_header="live state",
-                             before=_describe(actual), after=_describe(target)))
-        result = dict(changed=changed, backend=backend_name, actions=actions, files=sorted(file_changes),
-                      bridge=_summary(spec, target), pending=False, reached=[], diff=diff)
-        if not changed or self.check_mode:
-            return result
+            plan.files.append(dict(before_header="live state", after_header="live state",
+                                   before=_describe(actual), after=_describe(target)))
+        plan.result = dict(backend=backend_name, files=sorted(file_changes), bridge=_summary(spec, target), pending=False,
+                           reached=[])
+        if not labels:
+            return plan
+        ports = spec.ports if spec.state == "present" else ([port_cfg.name] if port_cfg is not None else [])
 
+        def apply():
+            try:
+                self._apply(spec, rb, backend, actual, target, live, ports, file_changes, plan.result)
+            finally:
+                self.release()
+        # One apply for the whole change: it is armed, made and checked as one, and rolled back as one.
+        plan.add(labels[0], apply)
+        for label in labels[1:]:
+            plan.add(label)
+        return plan
+
+    def _apply(self, spec, rb, backend, actual, target, live, ports, file_changes, result):
         reload_lines = backend.reload_lines([spec.name] + spec.ports)
-        if hasattr(backend, "activate_lines"):  # NetworkManager makes the live change itself
-            ports = spec.ports if spec.state == "present" else ([port_cfg.name] if port_cfg is not None else [])
-            apply_lines = backend.activate_lines(spec.name, ports, spec.state == "present")
-        else:
-            apply_lines = (converge_script(target, strict=True) if live else []) + list(reload_lines)
-        change_id = rb.prepare(dict((p, b) for p, (b, _a) in file_changes.items()), actual, reload_lines)
+        change_lines = backend.change_lines(target, live, spec.name, ports, spec.state == "present")
+        change_id = rb.prepare(dict((p, b) for p, (b, _a) in file_changes.items()), actual, reload_lines, backend.boot_lines())
         rb.arm(spec.rollback_timeout)
         result["change_id"] = change_id
         try:
@@ -327,8 +364,8 @@ class BridgeManager:
                 if after is None:
                     self.files.delete(path)
                 else:
-                    self.files.write(path, after, getattr(backend, "file_mode", 0o644))
-            rb.apply(apply_lines)
+                    self.files.write(path, after, backend.file_mode)
+            rb.apply(change_lines)
         except KvmError as e:
             rb.restore_now()
             raise KvmError("{0}; rolled back to the previous configuration".format(e))
@@ -352,7 +389,47 @@ class BridgeManager:
             result["pending"] = True
             result["rollback"] = dict(unit=rb.unit + ".timer", timeout=spec.rollback_timeout, directory=rb.dir,
                                       change_id=change_id, boot_unit=rb.boot_unit)
-        return result
+
+
+class BridgePlan(Plan):
+    """A bridge's Plan: its diff is one entry per file (and one for the live
+    state), each with the file's text before and after, as --diff prints
+    files; `files` holds those entries."""
+
+    def __init__(self, name):
+        super().__init__(name)
+        self.files = []
+
+    def diff(self):
+        return list(self.files)
+
+
+class ConfirmSpec:
+    """confirm_only: the bridge and, optionally, the id of the change to confirm."""
+
+    def __init__(self, name, change_id):
+        self.name = name
+        self.change_id = change_id
+
+
+class KvmBridge(Backend):
+    """kvm_bridge's back end for _module.run: no libvirt, one item."""
+
+    needs_libvirt = False
+
+    def __init__(self, module, connection=None, manager=None):
+        super().__init__(module, connection)
+        self.manager = manager or BridgeManager(module.run_command, module.get_bin_path, module.check_mode)
+
+    def specs(self, params):
+        if params.get("confirm_only"):
+            return [ConfirmSpec(validate_ifname("name", params["name"]), params.get("change_id"))]
+        return [BridgeSpec.from_params(params)]
+
+    def plan(self, spec):
+        if isinstance(spec, ConfirmSpec):
+            return self.manager.plan_confirm(spec.name, spec.change_id)
+        return self.manager.plan(spec)
 
 
 _BY = dict(timer="by the rollback timer", now="by the module: a check after the change failed",

@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every bridge backend implements (one file each: _networkd.py,
+_ifupdown.py, _ifcfg.py, _networkmanager.py, _netplan.py), and what it is
+given to render (NetConfig).
+
+A backend only renders: it turns the desired bridge (or the port that gets
+the address back) into file contents and shell lines.  The manager
+(_manager.py) reads the live state, compares, arms the rollback, writes the
+files and runs the lines."""
+
+from __future__ import annotations
+
+import abc
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._live import converge_script
+
+
+class NetConfig:
+    """What a backend renders: the bridge (or a released port) with resolved addresses."""
+
+    def __init__(self, name, ports=(), mac=None, mac_in_files=False, mtu=None, stp=False, forward_delay=None, ipcfgs=()):
+        self.name = name
+        self.ports = list(ports)
+        self.mac = mac
+        self.mac_in_files = mac_in_files
+        self.mtu = mtu
+        self.stp = stp
+        self.forward_delay = forward_delay
+        self.ipcfgs = list(ipcfgs)
+
+
+class BridgeBackend(abc.ABC):
+    """check / present / absent / reload, and the live change.
+
+    `files` is the managed host's file system (_files.Files): read(path),
+    exists(path), root."""
+
+    name = None
+    file_mode = 0o644  # of a file the backend creates; a file that exists keeps its own
+
+    def __init__(self, files):
+        self.files = files
+
+    @abc.abstractmethod
+    def check(self, which):
+        """Raise KvmError when the backend's tools are missing (which(cmd) -> path or None)."""
+
+    @abc.abstractmethod
+    def present(self, cfg):
+        """{path: content, or None to delete} for the bridge of `cfg` (a NetConfig)."""
+
+    @abc.abstractmethod
+    def absent(self, name, port_cfg):
+        """{path: content or None} once bridge `name` is gone; `port_cfg` (a NetConfig or None) is the port
+        that gets the address back."""
+
+    @abc.abstractmethod
+    def reload_lines(self, names):
+        """Shell lines that make the backend re-read its files (after the change and in the rollback)."""
+
+    def boot_lines(self):
+        """Shell lines the boot-time restore runs after putting the files back, before the network
+        backend starts (netplan renders its files in a generator, before any unit runs)."""
+        return []
+
+    def change_lines(self, target, live, name, ports, present):
+        """Shell lines of the live change, run as one transient unit after the files are written.
+
+        By default iproute2 moves the host to `target` (only when the live
+        state differs: `live` lists the differences), then the backend
+        re-reads its files.  NetworkManager makes the change itself."""
+        return (converge_script(target, strict=True) if live else []) + list(self.reload_lines([name] + list(ports)))

@@ -1,0 +1,71 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""kvm_bridge's main() in this process, through the one runner (_module.run)
+with the KvmBridge back end: no libvirt, input refused before anything is
+read, confirm_only planned like any other change.  Nothing here changes the
+runner's network: bad input fails before the first read, and confirm_only
+only reads the (absent) rollback state of a bridge that does not exist."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._manager import KvmBridge
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge import _rollback
+from ansible_collections.kvmops.hypervisor.plugins.modules import kvm_bridge
+
+
+class _Exit(Exception):
+    def __init__(self, result):
+        super().__init__()
+        self.result = result
+
+
+def _exit_json(_module, **result):
+    raise _Exit(result)
+
+
+def _fail_json(_module, msg, **result):
+    raise _Exit(dict(result, failed=True, msg=msg))
+
+
+def run_module(args, check_mode=True):
+    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=True)
+    with patch_module_args(args), mock.patch.object(AnsibleModule, "exit_json", _exit_json), \
+            mock.patch.object(AnsibleModule, "fail_json", _fail_json):
+        try:
+            kvm_bridge.main()
+        except _Exit as done:
+            return done.result
+    raise AssertionError("kvm_bridge returned without exit_json or fail_json")
+
+
+@pytest.mark.parametrize("args, field", [
+    (dict(name="br:0", ports=["eth0"]), "name"),  # the kernel refuses ':' (accepted before issue 10)
+    (dict(name="br0", ports=["eth 0"]), "ports"),
+    (dict(name="a" * 16, confirm_only=True), "name"),
+    (dict(name="br0", ports=["eth0"], rollback_timeout=1), "rollback_timeout"),
+])
+def test_bad_input_fails_before_anything(args, field):
+    result = run_module(args, check_mode=False)
+    assert result["failed"] is True and result["msg"].startswith(field + ": "), result
+    assert result["changed"] is False
+
+
+def test_confirm_only_of_a_bridge_never_changed(tmp_path):
+    """A name with quotes and '$' is valid (the kernel's rules); nothing was ever armed for it."""
+    assert KvmBridge.needs_libvirt is False
+    with mock.patch.object(_rollback, "STATE_DIR", str(tmp_path / "state")), \
+            mock.patch.object(_rollback, "UNIT_DIR", str(tmp_path / "units")):
+        result = run_module(dict(name="b'$(>B)", confirm_only=True), check_mode=True)
+        assert result["changed"] is False and result["actions"] == []
+        assert result["change"] == dict(id=None, state="none")
+        refused = run_module(dict(name="b'$(>B)", confirm_only=True, change_id="0123456789abcdef"), check_mode=True)
+    assert refused["failed"] is True
+    assert refused["msg"] == "change_id: no change 0123456789abcdef of b'$(>B) was armed on this host (the last one: none)"
+    assert not (tmp_path / "state").exists()  # check mode wrote nothing, not even the lock

@@ -1,0 +1,103 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The netplan backend's files against golden files (tests/unit/fixtures/bridge/netplan):
+cloud-init's 50-cloud-init.yaml loses the port's stanza and keeps its
+comments and the other NIC; the bridge's file follows netplan's reference
+(bridges.<id>.interfaces, macaddress, routes `to: default`, nameservers,
+parameters.stp); the port's match/set-name move along, so a re-run is no change."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._backend import NetConfig
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._files import Files
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._manager import detect_backend
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._netplan import NetplanBackend, remove_ethernet
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._spec import IpConfig
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "bridge" / "netplan"
+MAC = "52:54:00:aa:bb:cc"
+
+
+def _cfg():
+    return NetConfig("br0", ["ens33"], MAC, False, None, False, None,
+                     [IpConfig(4, "static", ["20.0.0.16/24"], "20.0.0.2", ["20.0.0.2"])])
+
+
+@pytest.fixture
+def root(tmp_path):
+    etc = tmp_path / "etc" / "netplan"
+    etc.mkdir(parents=True)
+    (etc / "50-cloud-init.yaml").write_text((FIXTURES / "50-cloud-init.yaml.before").read_text(encoding="utf-8"), encoding="utf-8")
+    return tmp_path
+
+
+def test_takeover_files_match_the_golden_files(root):
+    files = NetplanBackend(Files(str(root))).present(_cfg())
+    assert sorted(files) == ["/etc/netplan/50-cloud-init.yaml", "/etc/netplan/90-kvmops-br0.yaml", "/etc/netplan/90-kvmops-ens33.yaml"]
+    assert files["/etc/netplan/50-cloud-init.yaml"] == (FIXTURES / "50-cloud-init.yaml.after").read_text(encoding="utf-8")
+    assert files["/etc/netplan/90-kvmops-br0.yaml"] == (FIXTURES / "90-kvmops-br0.yaml").read_text(encoding="utf-8")
+    assert files["/etc/netplan/90-kvmops-ens33.yaml"] is None
+    bridge = yaml.safe_load(files["/etc/netplan/90-kvmops-br0.yaml"])["network"]["bridges"]["br0"]
+    assert bridge["interfaces"] == ["ens33"] and bridge["routes"] == [{"to": "default", "via": "20.0.0.2"}]
+    assert NetplanBackend.file_mode == 0o600
+
+
+def test_a_rerun_writes_the_same_bytes(root):
+    backend = NetplanBackend(Files(str(root)))
+    first = backend.present(_cfg())
+    for path, text in first.items():
+        if text is not None:
+            (root / path.lstrip("/")).write_text(text, encoding="utf-8")
+    again = backend.present(_cfg())
+    assert again["/etc/netplan/90-kvmops-br0.yaml"] == first["/etc/netplan/90-kvmops-br0.yaml"]  # match/set-name kept
+    assert "/etc/netplan/50-cloud-init.yaml" not in again
+
+
+def test_absent_gives_the_address_back(root):
+    backend = NetplanBackend(Files(str(root)))
+    (root / "etc/netplan/90-kvmops-br0.yaml").write_text((FIXTURES / "90-kvmops-br0.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    port = NetConfig("ens33", ipcfgs=[IpConfig(4, "static", ["20.0.0.16/24"], "20.0.0.2", ["20.0.0.2"])])
+    files = backend.absent("br0", port)
+    assert files["/etc/netplan/90-kvmops-br0.yaml"] is None
+    ens33 = yaml.safe_load(files["/etc/netplan/90-kvmops-ens33.yaml"])["network"]["ethernets"]["ens33"]
+    assert ens33 == {"match": {"macaddress": MAC}, "set-name": "ens33", "dhcp4": False, "dhcp6": False,
+                     "addresses": ["20.0.0.16/24"], "routes": [{"to": "default", "via": "20.0.0.2"}],
+                     "nameservers": {"addresses": ["20.0.0.2"]}}
+
+
+def test_remove_ethernet_edge_cases():
+    only = "network:\n  version: 2\n  ethernets:\n    eth0:\n      dhcp4: true\n  # tail\n"
+    assert remove_ethernet(only, {"eth0"}) == "network:\n  version: 2\n  # tail\n"  # an empty ethernets: goes too
+    assert remove_ethernet(only, {"eth1"}) is None
+    quoted = 'network:\n  ethernets:\n    "eth0": {dhcp4: true}\n    eth1: {}\n'
+    assert remove_ethernet(quoted, {"eth0"}) == "network:\n  ethernets:\n    eth1: {}\n"
+    with pytest.raises(KvmError) as e:
+        remove_ethernet("network:\n  ethernets: {eth0: {}}\n", {"eth0"})
+    assert "flow style" in str(e.value)
+
+
+def test_a_port_that_cannot_be_taken_out_fails_before_anything(root):
+    """A file whose layout the line editor cannot follow (flow style at the top) fails, naming it."""
+    (root / "etc/netplan/50-cloud-init.yaml").write_text("network: {version: 2, ethernets: {ens33: {dhcp4: true}}}\n", encoding="utf-8")
+    with pytest.raises(KvmError) as e:
+        NetplanBackend(Files(str(root))).present(_cfg())
+    assert str(e.value).startswith("backend: netplan: could not take ens33 out of /etc/netplan/50-cloud-init.yaml")
+
+
+def test_auto_picks_netplan_before_what_it_renders_to(root):
+    files = Files(str(root))
+
+    def everything_runs(_argv):  # NetworkManager and networkd both "active"
+        return 0, "", ""
+    assert detect_backend(everything_runs, files, lambda cmd: "/usr/sbin/netplan") == "netplan"
+    assert detect_backend(everything_runs, files, lambda cmd: None) == "networkmanager"
+    os.unlink(str(root / "etc/netplan/50-cloud-init.yaml"))
+    assert detect_backend(everything_runs, files, lambda cmd: "/usr/sbin/netplan") == "networkmanager"
