@@ -106,10 +106,14 @@ class DomainBackend(Backend):
             names[spec["name"]] = spec["_prefix"]
         # What only a look-up can tell (a new domain needs a definition; the
         # machine and vCPUs libvirt offers), for every item before any write.
+        self._handles = {}
         for spec in specs:
             dom = self.connection.domain(spec["name"])
+            self._handles[spec["name"]] = dom
             if dom is None and spec["state"] != "absent":
                 require_definition(spec)
+            if spec.get("clone_from") is not None and spec["state"] != "absent":
+                self._clone(spec, dom)
             if dom is not None and spec["state"] != "absent" and (spec.get("machine") or spec.get("vcpus")):
                 actual = parse(self.connection.call("read domain {0}".format(spec["name"]), dom.XMLDesc,
                                                     _vir("VIR_DOMAIN_XML_INACTIVE", 2)))
@@ -121,6 +125,18 @@ class DomainBackend(Backend):
         self._specs = specs
         self._domains = {}
         return specs
+
+    def _clone(self, spec, dom):
+        """A new clone: read its source now (it must exist and be shut off); an
+        existing domain: it must be a clone of that source."""
+        from ansible_collections.kvmops.hypervisor.plugins.module_utils import _domain_clone  # pylint: disable=import-outside-toplevel
+
+        if dom is None:
+            spec["_clone"] = _domain_clone.prepare(self.connection, spec, spec["force"])
+        else:
+            actual = parse(self.connection.call("read domain {0}".format(spec["name"]), dom.XMLDesc,
+                                                _vir("VIR_DOMAIN_XML_INACTIVE", 2)))
+            _domain_clone.check_existing(spec, actual)
 
     def _seed_pool(self, spec, dom, resolver):
         """cloud_init.pool, else the pool of the first disk (given, or of the existing domain); it must exist."""
@@ -136,7 +152,9 @@ class DomainBackend(Backend):
         resolver.pool(field, spec["_seed_pool"])
 
     def plan(self, spec):
-        return _DomainPlanner(self.connection, spec).plan()
+        # The first plan of an item uses the handle its validation looked up; a
+        # re-plan (after another client's change, on a new connection) looks up again.
+        return _DomainPlanner(self.connection, spec, self._handles.pop(spec["name"], False)).plan()
 
     def applied(self, spec, plan):
         """The item's result after a real run.  After the last item, the
@@ -172,8 +190,9 @@ class _DomainPlanner:
     """One domain: reads it, plans its actions; the actions share `self.dom`
     (the handle a define returns)."""
 
-    def __init__(self, connection, spec):
+    def __init__(self, connection, spec, dom=False):
         self.connection = connection
+        self._looked_up = dom
         self.spec = spec
         self.name = spec["name"]
         self.dom = None
@@ -194,7 +213,7 @@ class _DomainPlanner:
     def plan(self):
         plan = Plan(self.name)
         plan.planner = self
-        self.dom = self.connection.domain(self.name)
+        self.dom = self.connection.domain(self.name) if self._looked_up is False else self._looked_up
         if self.spec["state"] == "absent":
             self._absent(plan)
         else:
@@ -210,6 +229,9 @@ class _DomainPlanner:
     # -- definition ------------------------------------------------------
     def _define(self, plan):
         spec = self.spec
+        if self.dom is None and spec.get("_clone") is not None:
+            self._define_clone(plan)
+            return
         if self.dom is None:
             desired = copy.deepcopy(spec["_desired"]) if spec.get("xml") is not None else build(spec, new=True)
             if spec.get("xml") is not None and spec.get("guest_agent") is not None:
@@ -245,6 +267,27 @@ class _DomainPlanner:
             plan.add("update definition (restart required)", lambda: self._write("redefine", merged))
         else:
             plan.add("update definition", lambda: self._write("redefine", merged))
+
+    def _define_clone(self, plan):
+        """The clone's disks, then its definition: the source's, with the
+        options given written over it."""
+        from ansible_collections.kvmops.hypervisor.plugins.module_utils import _domain_clone  # pylint: disable=import-outside-toplevel
+
+        spec = self.spec
+        base, volumes = spec["_clone"]
+        for volume in volumes:
+            plan.differ("clone_from[{0}]".format(volume["name"]), None, "{0} of {1}/{2}".format(
+                "linked clone" if volume["linked"] else "copy", volume["pool"], volume["source"]))
+            plan.add("{0} {1} as {2}".format("linked clone of" if volume["linked"] else "copy", volume["source"], volume["name"]),
+                     lambda volume=volume: _domain_clone.create(self.connection, volume))
+        _differences, desired = compare(spec["_desired"], copy.deepcopy(base), spec["_managed"])
+        if spec.get("guest_agent") is not None:
+            set_guest_agent(desired, spec["guest_agent"])
+        self._seed(plan, desired, None)
+        plan.differ("definition", None, to_string(mask(desired)))
+        plan.add("define (clone of {0})".format(spec["clone_from"]["domain"]), lambda: self._write("define", desired))
+        self.definition = desired
+        self.state = "shutoff"
 
     def _seed(self, plan, desired, actual):
         """cloud_init: plan the seed volume (created, or rebuilt when its

@@ -38,9 +38,9 @@ STRUCTURED = ("vcpus", "memory", "virt_type", "machine", "cpu_mode", "firmware",
 # Every per-domain option (the `domains` items take the same ones).
 ITEM_KEYS = ("name", "state", "xml", "autostart", "shutdown_timeout", "force",
              "remove_storage", "remove_nvram", "tags", "guest_agent", "address_source", "wait_for",
-             "wait_timeout", "cloud_init") + STRUCTURED
+             "wait_timeout", "cloud_init", "clone_from", "linked") + STRUCTURED
 DEFAULTS = dict(state="running", shutdown_timeout=60, force=False, remove_storage=False, remove_nvram=False,
-                wait_timeout=300)
+                wait_timeout=300, linked=True)
 
 # Disk target names libvirt can turn into a unit number (virDiskNameParse):
 # a prefix, then 1 to 6 letters (7 overflow its int).  libvirt does not tie
@@ -162,6 +162,7 @@ def validate(spec, resolver):
     if spec["shutdown_timeout"] < 0:
         raise ValidationError(prefix + "shutdown_timeout", "must be 0 or more seconds, got {0}".format(spec["shutdown_timeout"]))
     _guest(spec)
+    _clone_from(spec)
     if spec.get("xml") is not None:
         given = [k for k in STRUCTURED if spec.get(k) is not None]
         if given:
@@ -236,6 +237,21 @@ def _cloud_init(spec):
     from ansible_collections.kvmops.hypervisor.plugins.module_utils import _domain_seed  # pylint: disable=import-outside-toplevel
 
     _domain_seed.validate(spec)
+
+
+def _clone_from(spec):
+    """clone_from: {domain} (a whole definition to start from: not with xml)."""
+    clone = spec.get("clone_from")
+    if clone is None:
+        return
+    prefix = spec["_prefix"]
+    if not isinstance(clone, dict) or sorted(k for k, v in clone.items() if v is not None) != ["domain"]:
+        raise ValidationError(prefix + "clone_from", "must be a dict with the key domain (the domain to clone)")
+    _validate.name(prefix + "clone_from.domain", clone["domain"])
+    if clone["domain"] == spec["name"]:
+        raise ValidationError(prefix + "clone_from.domain", "{0!r} is the domain itself".format(clone["domain"]))
+    if spec.get("xml") is not None:
+        raise ValidationError(prefix + "clone_from", "is mutually exclusive with xml")
 
 
 def _guest(spec):
@@ -372,7 +388,7 @@ def _interface(resolver, field, nic):
 
 def require_definition(spec):
     """A domain that does not exist yet needs memory (or xml) to be defined."""
-    if spec.get("xml") is not None or spec.get("memory_mib") is not None:
+    if spec.get("xml") is not None or spec.get("memory_mib") is not None or spec.get("clone_from") is not None:
         return
     prefix = spec["_prefix"]
     if not any(spec.get(k) is not None for k in STRUCTURED):

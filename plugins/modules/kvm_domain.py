@@ -190,6 +190,16 @@ options:
       wait_timeout:
         description: As O(wait_timeout).
         type: int
+      clone_from:
+        description: As O(clone_from).
+        type: dict
+        suboptions:
+          domain:
+            description: As O(clone_from.domain).
+            type: str
+      linked:
+        description: As O(linked).
+        type: bool
       cloud_init:
         description: As O(cloud_init).
         type: dict
@@ -391,7 +401,7 @@ options:
   force:
     description:
       - With O(state=shutdown), destroy the domain when it is still running after O(shutdown_timeout).
-        Defaults to V(false).
+        With O(clone_from), clone a running source (crash-consistent). Defaults to V(false).
     type: bool
   remove_storage:
     description:
@@ -438,6 +448,26 @@ options:
     description:
       - Seconds O(wait_for) waits. With O(domains), the longest given applies to all. Defaults to V(300).
     type: int
+  clone_from:
+    description:
+      - Define a new domain as a clone of another one; the options given are written over the source's definition.
+      - Each disk of the source (a volume of a storage pool) is cloned into the same pool as C(<name>-<target>.qcow2)
+        (C(.img) for a full copy of a raw disk); the clone gets a new UUID and new MAC addresses, and neither the
+        source's SMBIOS identity, NVRAM, tags nor cloud-init seed (give O(cloud_init) for its own: its
+        C(instance-id) defaults to the clone's name, so cloud-init makes new host keys and machine-id).
+      - The source must be shut off, unless O(force=true) (a crash-consistent copy of a running guest).
+      - Only used to create the domain. An existing domain must be a clone of the same source (recorded in its
+        C(<metadata>)), else the task fails; its disks are never cloned again.
+    type: dict
+    suboptions:
+      domain:
+        description: The domain to clone.
+        type: str
+  linked:
+    description:
+      - With O(clone_from), V(true) makes each disk a qcow2 overlay backed by the source's volume (created at once,
+        whatever the size; the source's volume must then stay), V(false) a full copy. Defaults to V(true).
+    type: bool
   cloud_init:
     description:
       - A cloud-init NoCloud seed for the guest, built by the module (with the Python library C(pycdlib), which the
@@ -648,6 +678,8 @@ _DOMAIN = dict(
     address_source=dict(type="list", elements="str", choices=["agent", "lease", "arp"]),
     wait_for=dict(type="str", choices=["ip", "agent"]),
     wait_timeout=dict(type="int"),
+    clone_from=dict(type="dict", options=dict(domain=dict(type="str"))),
+    linked=dict(type="bool"),
     cloud_init=dict(type="dict", options=dict(
         user_data=dict(type="raw"),
         meta_data=dict(type="dict"),

@@ -392,3 +392,51 @@ def test_cloud_init_secrets_are_no_log_values():
     user_data = {"users": [{"name": "ops", "passwd": "Kv6-cI9x"}], "chpasswd": {"list": "root:Kv7-cI0y"}}
     found = secret_values(dict(xml=None, cloud_init=None, domains=[dict(name="a", cloud_init=dict(user_data=user_data))]))
     assert "Kv6-cI9x" in found and any("Kv7-cI0y" in value for value in found)
+
+
+# ---------------------------------------------------------------- clones (issue 13)
+
+def test_linked_and_full_clones(lab, reconcile):
+    connection, prefix, volume = lab
+    pool = connection.conn.storagePoolLookupByName(POOL)
+    reconcile(params(**guest(prefix, volume, state="present", tags=["src"])))
+    source = parse(connection.conn.lookupByName(prefix + "g1").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    p = params(name=prefix + "c1", clone_from=dict(domain=prefix + "g1"), state="present", vcpus=2)
+    first, applied, last = four_steps(reconcile, p)
+    assert first["actions"] == ["linked clone of {0} as {1}c1-vda.qcow2".format(volume, prefix), "define (clone of {0}g1)".format(prefix)]
+    clone = parse(connection.conn.lookupByName(prefix + "c1").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    assert clone.findtext("uuid") != source.findtext("uuid")
+    assert clone.find("devices/interface/mac").get("address") != source.find("devices/interface/mac").get("address")
+    assert clone.find("devices/disk/source").attrib == {"pool": POOL, "volume": prefix + "c1-vda.qcow2"}
+    assert clone.findtext("vcpu") == "2" and source.findtext("vcpu") == "1"
+    assert last["domain"]["tags"] == []
+    overlay = parse(pool.storageVolLookupByName(prefix + "c1-vda.qcow2").XMLDesc(0))
+    assert overlay.findtext("backingStore/path") == "/{0}/{1}".format(POOL, volume)
+    # A full copy has no backing store.
+    reconcile(params(name=prefix + "c2", clone_from=dict(domain=prefix + "g1"), linked=False, state="present"))
+    copy_ = parse(pool.storageVolLookupByName(prefix + "c2-vda.qcow2").XMLDesc(0))
+    assert copy_.find("backingStore/path") is None
+    # Idempotent by name; another source for the same name is refused.
+    with pytest.raises(reconcile.Failed) as err:
+        reconcile(params(name=prefix + "c1", clone_from=dict(domain=prefix + "c2"), state="present"))
+    assert err.value.field == "clone_from.domain" and "a clone of '{0}g1'".format(prefix) in str(err.value)
+    with pytest.raises(reconcile.Failed) as err:
+        reconcile(params(name=prefix + "g1", clone_from=dict(domain=prefix + "c2"), state="present"))
+    assert err.value.field == "clone_from.domain" and "not a clone" in str(err.value)
+
+
+def test_clone_of_a_running_or_missing_source(lab, reconcile):
+    connection, prefix, volume = lab
+    reconcile(params(**guest(prefix, volume)))  # running
+    p = params(name=prefix + "c1", clone_from=dict(domain=prefix + "g1"), state="present")
+    with pytest.raises(reconcile.Failed) as err:
+        reconcile(p)
+    assert err.value.field == "clone_from.domain" and "is running" in str(err.value)
+    assert reconcile(dict(p, force=True))["changed"]
+    with pytest.raises(reconcile.Failed) as err:
+        reconcile(params(name=prefix + "c3", clone_from=dict(domain=prefix + "none"), state="present"))
+    assert err.value.field == "clone_from.domain" and "does not exist" in str(err.value)
+    with pytest.raises(reconcile.Failed) as err:
+        reconcile(params(name=prefix + "c4", clone_from=dict(domain=prefix + "g1"), xml="<domain/>", state="present"))
+    assert err.value.field.startswith("clone_from") or err.value.field == "xml"
+    assert sorted(d.name() for d in connection.conn.listAllDomains() if d.name().startswith(prefix)) == [prefix + "c1", prefix + "g1"]
