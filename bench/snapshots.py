@@ -70,8 +70,8 @@ def timed(func):
 def run(cmd, env=None):
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
-        raise SystemExit("{0} failed (rc={1}): {2}{3}".format(" ".join(cmd), proc.returncode, proc.stdout[-2000:],
-                                                               proc.stderr[-2000:]))
+        raise SystemExit("{0} failed (rc={1}): {2}{3}".format(
+            " ".join(cmd), proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:]))
     return proc.stdout
 
 

@@ -19,216 +19,36 @@ it writes anything:
   overlay back, unless an internal snapshot is its parent) but not reverted
   to before libvirt 9.7.
 
-Snapshots this module creates carry MARKER as the last line of their
-description (libvirt snapshots have no <metadata> element, and the domain's
-own metadata is rolled back by a revert), so retention (`keep`) only ever
-counts and deletes those."""
+The pure part (the mark, XML, ordering, the domain's facts) is _snapshot_model.py."""
 
 from __future__ import annotations
-
-import datetime
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _validate
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import NotFoundError, ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._plan import Backend, Plan
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._snapshot_model import (
+    ACTIVE_STATES,
+    AGENT_CHANNEL,
+    MARKER,
+    PAUSED,
+    RUNNING,
+    SHUTOFF,
+    STATE_NAMES,
+    DomainFacts,
+    Snapshot,
+    expired,
+    newest_first,
+    snapshot_xml,
+    undeletable,
+    version_text,
+    with_description,
+)
 
-MARKER = "managed-by: kvmops.hypervisor.kvm_snapshot"
 # The first libvirt that reverts to external snapshots.
 EXTERNAL_REVERT_VERSION = 9007000
 ITEM_KEYS = ("domain", "name", "state", "description", "include_memory", "disk_only", "quiesce")
-_AGENT_CHANNEL = "org.qemu.guest_agent.0"
-# virDomainState values and the reasons that say "got here by a revert".
-_RUNNING, _PAUSED, _SHUTOFF = 1, 3, 5
-_FROM_SNAPSHOT = {_RUNNING: 4, _PAUSED: 7, _SHUTOFF: 7}
-_STATE_NAMES = {0: "nostate", 1: "running", 2: "blocked", 3: "paused", 4: "shutdown", 5: "shutoff", 6: "crashed",
-                7: "pmsuspended"}
-
-
-def stored_description(description):
-    """The description libvirt keeps for a snapshot this module makes."""
-    return "{0}\n{1}".format(description, MARKER) if description else MARKER
-
-
-def split_description(stored):
-    """(the user's description, whether this module made the snapshot)."""
-    stored = stored or ""
-    lines = stored.split("\n")
-    if lines and lines[-1] == MARKER:
-        return "\n".join(lines[:-1]), True
-    return stored, False
-
-
-def _etree():
-    # Imported on use: the module fails with missing_required_lib before this when lxml is absent.
-    from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import etree
-
-    return etree
-
-
-def snapshot_xml(name, description):
-    """The <domainsnapshot> to create.  Whether it holds memory follows from
-    the domain's state and the flags (see SnapshotBackend._check_create)."""
-    etree = _etree()
-    root = etree.Element("domainsnapshot")
-    etree.SubElement(root, "name").text = name
-    etree.SubElement(root, "description").text = stored_description(description)
-    return etree.tostring(root, encoding="unicode")
-
-
-def with_description(xml, description):
-    """A snapshot's XML (getXMLDesc) with its user description replaced, the marker kept."""
-    from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse, to_string
-
-    etree = _etree()
-    root = parse(xml)
-    element = root.find("description")
-    _old, managed = split_description(element.text if element is not None else "")
-    if element is None:
-        element = etree.Element("description")
-        root.insert(1, element)
-    text = stored_description(description) if managed else description
-    if text:
-        element.text = text
-    else:
-        root.remove(element)
-    return to_string(root)
-
-
-class Snapshot:
-    """One snapshot as libvirt describes it."""
-
-    def __init__(self, name, description="", managed=False, state=None, creation_time=None, parent=None,
-                 current=False, external=False, memory=False):
-        self.name = name
-        self.description = description
-        self.managed = managed
-        self.state = state
-        self.creation_time = creation_time
-        self.parent = parent
-        self.current = current
-        self.external = external
-        self.memory = memory
-        self.depth = 0
-        # Internal snapshots: {disk target: the file that holds the snapshot}.
-        self.files = {}
-
-    @classmethod
-    def from_xml(cls, xml, current=False):
-        from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse
-
-        root = parse(xml)
-        description, managed = split_description(root.findtext("description"))
-        memory = root.find("memory")
-        memory_kind = memory.get("snapshot") if memory is not None else None
-        disk_kinds = [disk.get("snapshot") for disk in root.findall("disks/disk")]
-        created = root.findtext("creationTime")
-        internal = [disk.get("name") for disk in root.findall("disks/disk") if disk.get("snapshot") == "internal"]
-        snap = cls(
-            name=root.findtext("name"),
-            description=description,
-            managed=managed,
-            state=root.findtext("state"),
-            creation_time=int(created) if created else None,
-            parent=root.findtext("parent/name"),
-            current=current,
-            external=memory_kind == "external" or "external" in disk_kinds,
-            memory=memory_kind in ("internal", "external"),
-        )
-        files = _disk_files(root.find("domain"))
-        snap.files = {target: files[target] for target in internal if target in files}
-        return snap
-
-    def result(self, domain):
-        created = None
-        if self.creation_time is not None:
-            created = datetime.datetime.fromtimestamp(self.creation_time, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return dict(name=self.name, domain=domain, description=self.description, state=self.state,
-                    creation_time=self.creation_time, created=created, parent=self.parent, current=self.current,
-                    external=self.external, memory=self.memory, managed=self.managed)
-
-    def view(self):
-        """What --diff shows of a snapshot."""
-        return dict(description=self.description, state=self.state, parent=self.parent, external=self.external,
-                    memory=self.memory)
-
-
-def newest_first(snapshots):
-    """Newest first by creation time (whole seconds); within one second a
-    child is newer than its parent, then by name."""
-    by_name = {snap.name: snap for snap in snapshots}
-    for snap in snapshots:
-        depth, parent, seen = 0, snap.parent, set()
-        while parent in by_name and parent not in seen:
-            seen.add(parent)
-            depth += 1
-            parent = by_name[parent].parent
-        snap.depth = depth
-    # A snapshot not made yet (check mode) has no creation time: it is the newest.
-    return sorted(snapshots, key=lambda s: (s.creation_time if s.creation_time is not None else float("inf"),
-                                            s.depth, s.name), reverse=True)
-
-
-def expired(snapshots, keep):
-    """Names of the snapshots this module made that are older than its newest `keep`, oldest first."""
-    managed = [snap for snap in newest_first(snapshots) if snap.managed]
-    return [snap.name for snap in reversed(managed[keep:])]
-
-
-class _Domain:
-    """What the checks need of a domain's definition."""
-
-    def __init__(self, xml, state):
-        from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse
-
-        root = parse(xml)
-        self.state = state
-        self.active = state in (_RUNNING, _PAUSED, 2)
-        self.raw_disks = []
-        for disk in root.findall("devices/disk"):
-            if disk.get("device", "disk") != "disk" or disk.find("readonly") is not None:
-                continue
-            if disk.get("snapshot") == "no":
-                continue
-            driver = disk.find("driver")
-            kind = driver.get("type") if driver is not None else None
-            if kind is not None and kind != "qcow2":
-                source = disk.find("source")
-                where = None
-                if source is not None:
-                    where = source.get("file") or source.get("dev") or (
-                        "{0}/{1}".format(source.get("pool"), source.get("volume")) if source.get("volume") else None)
-                self.raw_disks.append((disk.findtext("target[@dev]") or _target(disk), where, kind))
-        loader = root.find("os/loader")
-        nvram = root.find("os/nvram")
-        self.pflash = None
-        if loader is not None and loader.get("type") == "pflash" and (nvram is None or nvram.get("format") != "qcow2"):
-            self.pflash = (nvram.text or "").strip() if nvram is not None else loader.text
-        self.agent = any(channel.get("name") == _AGENT_CHANNEL for channel in root.findall("devices/channel/target"))
-        self.files = _disk_files(root)
-
-    def moved(self, snap):
-        """[(target, file holding `snap`, file in use now)] of an internal
-        snapshot's disks the domain no longer writes to (an external snapshot
-        put an overlay on top): libvirt 9.0 cannot delete such a snapshot."""
-        return [(target, held, self.files.get(target)) for target, held in sorted(snap.files.items())
-                if self.files.get(target) not in (None, held)]
-
-
-def _disk_files(domain):
-    """{target: source file} of a <domain>'s file disks."""
-    files = {}
-    if domain is None:
-        return files
-    for disk in domain.findall("devices/disk"):
-        source = disk.find("source")
-        if source is not None and source.get("file"):
-            files[_target(disk)] = source.get("file")
-    return files
-
-
-def _target(disk):
-    target = disk.find("target")
-    return target.get("dev") if target is not None else "?"
+# The state reasons that say "got here by a revert" (VIR_DOMAIN_{RUNNING,PAUSED,SHUTOFF}_FROM_SNAPSHOT).
+_FROM_SNAPSHOT = {RUNNING: 4, PAUSED: 7, SHUTOFF: 7}
 
 
 class SnapshotBackend(Backend):
@@ -324,10 +144,21 @@ class SnapshotBackend(Backend):
                 snap.current = snap.name == pending["current"]
         return newest_first(result)
 
-    def _note(self, domain, created=None, deleted=None, current=None):
+    def _state(self, spec, dom):
+        """(the domain's state name, whether libvirt says it got there from a
+        snapshot), as earlier items of a check run would have left it."""
+        pending = self._pending.get(spec["domain"])
+        if pending and pending["at"] is not None:
+            return pending["at"]
+        state, reason = self.connection.call("read the state of domain {0}".format(spec["domain"]), dom.state, 0)
+        return STATE_NAMES.get(state, str(state)), reason == _FROM_SNAPSHOT.get(state)
+
+    def _note(self, domain, created=None, deleted=None, current=None, at=None):
         if not self.check_mode:
             return
-        pending = self._pending.setdefault(domain, dict(created=[], deleted=set(), current=None))
+        pending = self._pending.setdefault(domain, dict(created=[], deleted=set(), current=None, at=None))
+        if at is not None:
+            pending["at"] = at
         if created is not None:
             pending["created"].append(created)
             pending["current"] = created.name
@@ -371,14 +202,15 @@ class SnapshotBackend(Backend):
                 raise ValidationError(spec["field"] + "name", (
                     "snapshot {0} of domain {1} is external (disk-only); libvirt {2} cannot revert to external "
                     "snapshots (libvirt 9.7 and later can); delete it or revert by hand").format(
-                        spec["name"], spec["domain"], _version(version)))
+                        spec["name"], spec["domain"], version_text(version)))
 
     def _domain_info(self, spec, dom):
-        return _Domain(self.connection.call("read domain {0}".format(spec["domain"]), dom.XMLDesc, 0),
-                       self.connection.call("read the state of domain {0}".format(spec["domain"]), dom.state, 0)[0])
+        xml = self.connection.call("read domain {0}".format(spec["domain"]), dom.XMLDesc, 0)
+        state = self.connection.call("read the state of domain {0}".format(spec["domain"]), dom.state, 0)[0]
+        return DomainFacts(xml, state)
 
     def _check_delete(self, spec, dom, snap, known):
-        problem = _undeletable(self._domain_info(spec, dom), snap, known.get(snap.parent))
+        problem = undeletable(self._domain_info(spec, dom), snap, known.get(snap.parent))
         if problem:
             raise ValidationError(spec["field"] + "name", problem)
 
@@ -391,7 +223,7 @@ class SnapshotBackend(Backend):
                                                          "can quiesce its file systems".format(spec["domain"]))
             if not info.agent:
                 raise ValidationError(field + "quiesce", "domain {0} has no guest agent channel ({1})".format(
-                    spec["domain"], _AGENT_CHANNEL))
+                    spec["domain"], AGENT_CHANNEL))
         if spec["disk_only"]:
             return
         if spec["include_memory"] is True and not info.active:
@@ -447,12 +279,12 @@ class SnapshotBackend(Backend):
 
     def _plan_create(self, plan, spec, dom, snapshots):
         self._check_create(spec, dom)
-        state = self.connection.call("read the state of domain {0}".format(spec["domain"]), dom.state, 0)[0]
-        active = state in (_RUNNING, _PAUSED, 2)
+        state, _from_snapshot = self._state(spec, dom)
+        active = state in [STATE_NAMES[code] for code in ACTIVE_STATES]
         if spec["disk_only"]:
             snap_state = "disk-snapshot" if active else "shutoff"
         else:
-            snap_state = _STATE_NAMES.get(state, "running") if active else "shutoff"
+            snap_state = state if active else "shutoff"
         current = next((s for s in snapshots if s.current), None)
         if spec["disk_only"] and current is not None and not current.external:
             plan.warnings.append(
@@ -471,7 +303,8 @@ class SnapshotBackend(Backend):
                                               self._dom(spec).snapshotCreateXML, xml, flags))
         for other in snapshots:
             other.current = False
-        self._note(spec["domain"], created=new)
+        # Snapshotting a running guest pauses and resumes it: it is no longer "from snapshot".
+        self._note(spec["domain"], created=new, at=(state, False) if active else None)
         return new
 
     def _create_flags(self, spec):
@@ -529,19 +362,17 @@ class SnapshotBackend(Backend):
         is in the snapshot's state (running, paused, shut off) and libvirt
         says it got there from a snapshot (the state reason "from snapshot":
         nothing has started, stopped, paused or resumed it since the revert).
-        What the guest wrote meanwhile is not looked at."""
+        What the guest wrote meanwhile is not looked at.  libvirt gives that
+        reason only to a domain the revert started or stopped: a shut-off
+        domain reverted to a shut-off snapshot keeps its reason, so it is
+        reverted again on the next run (cheap: nothing runs; and never
+        unchanged by mistake)."""
         self._check_revert(spec, dom, snap)
-        state, reason = self.connection.call("read the state of domain {0}".format(spec["domain"]), dom.state, 0)
-        pending = self._pending.get(spec["domain"])
-        if pending and pending["current"] is not None:
-            # An earlier item of this check run creates or reverts: the domain is not "from snapshot" any more.
-            reason = None
-        at = _STATE_NAMES.get(state, str(state))
-        at_snapshot = snap.current and at == snap.state and reason == _FROM_SNAPSHOT.get(state)
-        if at_snapshot:
+        at, from_snapshot = self._state(spec, dom)
+        if snap.current and at == snap.state and from_snapshot:
             return snap
         current = next((s.name for s in snapshots if s.current), None)
-        plan.differ("current", dict(snapshot=current, domain_state=at, from_snapshot=reason == _FROM_SNAPSHOT.get(state)),
+        plan.differ("current", dict(snapshot=current, domain_state=at, from_snapshot=from_snapshot),
                     dict(snapshot=snap.name, domain_state=snap.state, from_snapshot=True))
         name, domain = snap.name, spec["domain"]
 
@@ -552,7 +383,10 @@ class SnapshotBackend(Backend):
             self.connection.call("revert domain {0} to snapshot {1}".format(domain, name), live.revertToSnapshot, target, 0)
 
         plan.add("revert {0} to snapshot {1} ({2})".format(domain, name, snap.state), revert)
-        self._note(spec["domain"], current=name)
+        # libvirt marks the domain "from snapshot" when the revert starts or stops it, not when a shut-off
+        # domain stays shut off.
+        moved = snap.state != "shutoff" or at != "shutoff"
+        self._note(spec["domain"], current=name, at=(snap.state, True if moved else from_snapshot))
         reverted = Snapshot(**{key: getattr(snap, key) for key in (
             "name", "description", "managed", "state", "creation_time", "parent", "external", "memory")})
         reverted.current = True
@@ -567,7 +401,7 @@ class SnapshotBackend(Backend):
             return []
         by_name = {snap.name: snap for snap in snapshots}
         info = self._domain_info(spec, dom)
-        why = {name: _undeletable(info, by_name[name], by_name.get(by_name[name].parent)) for name in old}
+        why = {name: undeletable(info, by_name[name], by_name.get(by_name[name].parent)) for name in old}
         stuck = [name for name in old if why[name]]
         for name in stuck:
             plan.warnings.append("cannot prune {0}: {1}".format(name, why[name]))
@@ -594,22 +428,3 @@ class SnapshotBackend(Backend):
             if snap.name == spec["name"]:
                 result["snapshot"] = snap.result(spec["domain"])
         return result
-
-
-def _undeletable(info, snap, parent):
-    """Why libvirt 9.0 cannot delete `snap` (whose parent is `parent`) of the
-    domain `info` describes, or None."""
-    if snap.external and parent is not None and not parent.external:
-        return ("snapshot {0} is external and its parent {1} is internal: libvirt cannot delete such a snapshot "
-                "(only its metadata: virsh snapshot-delete --metadata)").format(snap.name, parent.name)
-    moved = info.moved(snap)
-    if moved:
-        target, held, now = moved[0]
-        return ("snapshot {0} is inside {1} (disk {2}), but the domain writes to {3} since an external snapshot: "
-                "libvirt can delete it only while the domain uses that file (revert to an internal snapshot "
-                "first)").format(snap.name, held, target, now)
-    return None
-
-
-def _version(number):
-    return "{0}.{1}.{2}".format(number // 1000000, number // 1000 % 1000, number % 1000)

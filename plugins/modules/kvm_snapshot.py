@@ -55,7 +55,10 @@ options:
         paused or resumed it since the last revert. Right after O(state=present) created a snapshot a revert
         still runs once (the domain's state reason is not C(from snapshot)). What a running guest did since the
         revert (it changes all the time) is not looked at; to go back to the snapshot anyway, pause or stop the
-        domain first (then it is not as the revert left it).
+        domain first (then it is not as the revert left it). libvirt gives that reason only to a domain the
+        revert started or stopped, so a domain that is shut off already and reverted to a snapshot of a shut-off
+        domain is reverted again on every run (and reported changed); that is cheap, since nothing runs, and never
+        reported unchanged by mistake.
     type: str
     choices: [present, absent, current]
     default: present

@@ -13,12 +13,13 @@ import io
 import json
 import uuid
 
+import libvirt
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils import _snapshot
+from ansible_collections.kvmops.hypervisor.plugins.module_utils import _snapshot_model
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import Connection
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._snapshot import (
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._snapshot_model import (
     MARKER,
     Snapshot,
     expired,
@@ -55,12 +56,15 @@ def domain():
     """A running domain of its own on test:///default (kept alive by this open connection), removed after."""
     connection = Connection(TEST_URI)
     name = "u{0}-snap".format(uuid.uuid4().hex[:8])
-    dom = connection.conn.createXML(
+    dom = connection.conn.defineXML(
         "<domain type='test'><name>{0}</name><memory>65536</memory><os><type>hvm</type></os>"
         "<devices><disk type='file' device='disk'><driver type='qcow2'/><source file='/guest/{0}.qcow2'/>"
-        "<target dev='vda'/></disk></devices></domain>".format(name), 0)
+        "<target dev='vda'/></disk></devices></domain>".format(name))
+    dom.create()
     yield name, dom
-    dom.destroy()
+    if dom.isActive():
+        dom.destroy()
+    dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
     connection.close()
 
 
@@ -92,7 +96,7 @@ def test_a_new_description_keeps_the_mark_of_our_snapshots_only():
 
 
 def test_snapshot_xml_escapes_the_description():
-    xml = _snapshot.snapshot_xml("a", "<b> & 'c'")
+    xml = _snapshot_model.snapshot_xml("a", "<b> & 'c'")
     assert "<description>&lt;b&gt; &amp; 'c'\n{0}</description>".format(MARKER) in xml
 
 
@@ -143,16 +147,16 @@ def test_expired_counts_only_our_snapshots_oldest_first():
      [("vdc", "p/v", "raw")]),
 ])
 def test_domain_finds_the_disks_internal_snapshots_refuse(devices, raw):
-    info = _snapshot._Domain("<domain><devices>{0}</devices></domain>".format(devices), 5)
+    info = _snapshot_model.DomainFacts("<domain><devices>{0}</devices></domain>".format(devices), 5)
     assert info.raw_disks == raw
 
 
 def test_domain_finds_pflash_firmware_and_the_guest_agent():
-    info = _snapshot._Domain(
+    info = _snapshot_model.DomainFacts(
         "<domain><os><loader type='pflash' readonly='yes'>/code.fd</loader><nvram>/vars.fd</nvram></os><devices>"
         "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel></devices></domain>", 1)
     assert (info.pflash, info.agent, info.active) == ("/vars.fd", True, True)
-    plain = _snapshot._Domain("<domain><os><loader>/rom.bin</loader></os><devices/></domain>", 5)
+    plain = _snapshot_model.DomainFacts("<domain><os><loader>/rom.bin</loader></os><devices/></domain>", 5)
     assert (plain.pflash, plain.agent, plain.active) == (None, False, False)
 
 
@@ -216,6 +220,23 @@ def test_list_form_check_mode_predicts_later_items_from_earlier_ones(domain):
     applied = run_module(dict(domain=name, snapshots=items, keep=1))
     assert [item["actions"] for item in applied["snapshots"]] == [item["actions"] for item in check["snapshots"]]
     assert names(dom) == ["a"]
+
+
+@pytest.mark.parametrize("running", [True, False])
+def test_check_mode_predicts_what_a_sequence_of_reverts_does(domain, running):
+    # A revert after a creation, a revert to where the domain already is, another creation, a revert again.
+    name, dom = domain
+    if not running:
+        dom.destroy()
+    items = [dict(name="a"), dict(name="a", state="current"), dict(name="a", state="current"), dict(name="b"),
+             dict(name="a", state="current")]
+    check = run_module(dict(domain=name, snapshots=items), check_mode=True)
+    applied = run_module(dict(domain=name, snapshots=items))
+    assert [item["actions"] for item in check["snapshots"]] == [item["actions"] for item in applied["snapshots"]]
+    # A running domain is "from snapshot" after a revert; a shut-off one reverted while shut off is not
+    # (libvirt leaves its state reason), so it is reverted again.
+    assert applied["snapshots"][2]["changed"] is not running
+    assert applied["snapshots"][4]["changed"] is True
 
 
 def test_keep_prunes_only_our_older_snapshots(domain):
