@@ -3,7 +3,11 @@
 `ansible-test integration --venv`, as a collection's CI runs them, against the
 runner's libvirtd (qemu:///system).
 
-One pytest case per target. The targets run in a copy of the checkout taken
+One pytest case per target; the targets a pytest run selects (-k) go to one
+`ansible-test integration --venv --continue-on-error`, so ansible-test's start,
+its venv and the requirements install are paid once, and each case shows its
+target's part of the output and fails when ansible-test failed or skipped it.
+The targets run in a copy of the checkout taken
 once per pytest run (ansible-test wants a real ansible_collections/kvmops/hypervisor
 tree and lists its files through git, as tests/lab/sanity.sh does), so the copy
 is what is tested even while the checkout changes. ansible-test makes its
@@ -136,19 +140,66 @@ def test_integration_requirements_follow_tests_requirements():
     assert {k: lab.get(k) for k in integration} == integration
 
 
+class _Runs:
+    """One `ansible-test integration` over the selected targets, cut into one part per target."""
+
+    def __init__(self, tree, targets):
+        self.cmd = ["ansible-test", "integration", "--venv", "--python", PYTHON,
+                    "--allow-destructive", "--continue-on-error", "--color", "no"] + targets
+        self.tree = tree
+        self.head = []          # ansible-test's output before the first target (venv, requirements)
+        self.parts = {}         # target -> its output lines
+        self.secs = {}          # target -> seconds from its start to the next one's (or the end)
+        current = None
+        start = time.monotonic()
+        began = start
+        proc = subprocess.Popen(self.cmd, cwd=str(tree), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, errors="replace")
+        for line in proc.stdout:
+            match = re.match(r"Running (\S+) integration test role$", line.strip())
+            if match and match.group(1) in targets:
+                now = time.monotonic()
+                if current:
+                    self.secs[current] = now - began
+                else:
+                    self.setup_secs = now - start
+                current, began = match.group(1), now
+            (self.parts.setdefault(current, []) if current else self.head).append(line)
+        self.rc = proc.wait()
+        end = time.monotonic()
+        if current:
+            self.secs[current] = end - began
+        else:
+            self.setup_secs = end - start
+        self.total_secs = end - start
+        self.tail = [l for l in (self.parts.get(current) or self.head) if l.startswith(("FATAL:", "ERROR:"))]
+        # ansible-test's summary names every failed target after this line.
+        text = "".join(self.head) + "".join("".join(p) for p in self.parts.values())
+        failed = text.split("integration test(s) listed below", 1)
+        self.failed = set(failed[1].split(":", 1)[1].split()) if len(failed) > 1 else set()
+
+
+@pytest.fixture(scope="session")
+def target_runs(request, collection_tree):
+    """The targets this pytest run selected, run by one ansible-test (its venv and requirements once)."""
+    selected = sorted({item.callspec.params["target"] for item in request.session.items
+                       if getattr(item, "originalname", "") == "test_target" and hasattr(item, "callspec")})
+    return _Runs(collection_tree, selected)
+
+
 @pytest.mark.parametrize("target", _targets())
-def test_target(target, collection_tree):
-    cmd = ["ansible-test", "integration", "--venv", "--python", PYTHON,
-           "--allow-destructive", "--color", "no", target]
-    start = time.monotonic()
-    proc = subprocess.run(cmd, cwd=str(collection_tree), capture_output=True, text=True, check=False)
-    secs = time.monotonic() - start
-    print("$ {0}  (in {1}, {2:.0f} s)".format(" ".join(cmd), collection_tree, secs))
-    print(proc.stdout[-20000:])
-    print(proc.stderr[-5000:], file=sys.stderr)
-    assert proc.returncode == 0, "target {0} failed (ansible-test exit {1})".format(target, proc.returncode)
+def test_target(target, target_runs):
+    runs = target_runs
+    part = runs.parts.get(target, [])
+    print("$ {0}\n  (in {1}; {2:.0f} s in all, {3:.0f} s before the first target: venv, requirements)".format(
+        " ".join(runs.cmd), runs.tree, runs.total_secs, runs.setup_secs))
+    print("----- {0}: {1:.0f} s".format(target, runs.secs.get(target, 0)))
+    print("".join(part)[-20000:] if part else "".join(runs.head)[-20000:])
+    print("".join(runs.tail))
+    text = "".join(part)
     # ansible-test exits 0 when it skipped the target (e.g. without root): that is no pass.
-    assert "Running {0} integration test role".format(target) in proc.stdout + proc.stderr, \
-        "ansible-test did not run target {0}".format(target)
-    assert "TASK [setup_libvirt : Ask libvirtd]" in proc.stdout, \
+    assert part, "ansible-test did not run target {0} (exit {1})".format(target, runs.rc)
+    assert "TASK [setup_libvirt : Probe libvirt-python, lxml, libvirtd and /dev/kvm]" in text, \
         "target {0} did not run its setup_libvirt dependency".format(target)
+    assert target not in runs.failed and "PLAY RECAP" in text, "target {0} failed".format(target)
+    assert runs.rc == 0 or runs.failed, "ansible-test failed (exit {0}) without naming a target".format(runs.rc)
