@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _validate
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import NotFoundError, ValidationError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import ConcurrentChangeError, libvirt
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._plan import Backend, Plan
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._snapshot_model import (
     ACTIVE_STATES,
@@ -300,7 +301,7 @@ class SnapshotBackend(Backend):
         flags = self._create_flags(spec)
         plan.add("create {0} snapshot {1} of {2}".format(kind, spec["name"], spec["domain"]),
                  lambda: self.connection.call("create snapshot {0} of {1}".format(spec["name"], spec["domain"]),
-                                              self._dom(spec).snapshotCreateXML, xml, flags))
+                                              self._live(spec["domain"]).snapshotCreateXML, xml, flags))
         for other in snapshots:
             other.current = False
         # Snapshotting a running guest pauses and resumes it: it is no longer "from snapshot".
@@ -308,8 +309,6 @@ class SnapshotBackend(Backend):
         return new
 
     def _create_flags(self, spec):
-        import libvirt
-
         flags = libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC
         if spec["disk_only"]:
             flags |= libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY
@@ -328,10 +327,28 @@ class SnapshotBackend(Backend):
 
     def _deleter(self, domain, name):
         def delete():
-            dom = self.connection.domain(domain)
-            snap = self.connection.call("look up snapshot {0} of {1}".format(name, domain), dom.snapshotLookupByName, name, 0)
+            snap = self._live_snapshot(domain, name)[1]
             self.connection.call("delete snapshot {0} of {1}".format(name, domain), snap.delete, 0)
         return delete
+
+    def _live(self, domain):
+        """The domain when a plan is applied; gone since the plan read it is
+        another client's change (the runner plans again)."""
+        dom = self.connection.domain(domain)
+        if dom is None:
+            raise ConcurrentChangeError("look up domain {0}".format(domain), "domain {0} is gone".format(domain))
+        return dom
+
+    def _live_snapshot(self, domain, name):
+        """(domain, snapshot) when a plan is applied, as _live."""
+        dom = self._live(domain)
+        action = "look up snapshot {0} of {1}".format(name, domain)
+        try:
+            return dom, dom.snapshotLookupByName(name, 0)
+        except libvirt.libvirtError as error:
+            if error.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:
+                raise ConcurrentChangeError(action, error)
+            raise self.connection.error(action, error)
 
     def _plan_update(self, plan, spec, dom, snap):
         if spec["description"] is None or spec["description"] == snap.description:
@@ -340,16 +357,13 @@ class SnapshotBackend(Backend):
         name, domain, description = snap.name, spec["domain"], spec["description"]
 
         def redefine():
-            import libvirt
-
-            live = self.connection.call("look up snapshot {0} of {1}".format(name, domain),
-                                        self._dom(spec).snapshotLookupByName, name, 0)
+            live_dom, live = self._live_snapshot(domain, name)
             flags = libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE
             if live.isCurrent(0):
                 flags |= libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT
             xml = with_description(live.getXMLDesc(libvirt.VIR_DOMAIN_SNAPSHOT_XML_SECURE), description)
             self.connection.call("update the description of snapshot {0} of {1}".format(name, domain),
-                                 self._dom(spec).snapshotCreateXML, xml, flags)
+                                 live_dom.snapshotCreateXML, xml, flags)
 
         plan.add("update the description of snapshot {0} of {1}".format(name, domain), redefine)
         updated = Snapshot(**{key: getattr(snap, key) for key in (
@@ -377,9 +391,7 @@ class SnapshotBackend(Backend):
         name, domain = snap.name, spec["domain"]
 
         def revert():
-            live = self._dom(spec)
-            target = self.connection.call("look up snapshot {0} of {1}".format(name, domain),
-                                          live.snapshotLookupByName, name, 0)
+            live, target = self._live_snapshot(domain, name)
             self.connection.call("revert domain {0} to snapshot {1}".format(domain, name), live.revertToSnapshot, target, 0)
 
         plan.add("revert {0} to snapshot {1} ({2})".format(domain, name, snap.state), revert)

@@ -17,8 +17,8 @@ import libvirt
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils import _snapshot_model
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import Connection
+from ansible_collections.kvmops.hypervisor.plugins.module_utils import _snapshot, _snapshot_model
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import ConcurrentChangeError, Connection
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._snapshot_model import (
     MARKER,
     Snapshot,
@@ -253,6 +253,28 @@ def test_keep_prunes_only_our_older_snapshots(domain):
     assert pruned["actions"] == check["actions"]
     assert names(dom) == ["hand", "k3", "k4"]
     assert not run_module(dict(domain=name, name="k4", keep=2, prune=True))["changed"]
+
+
+class _Applying:
+    """What the back end reads of its module in a real run."""
+
+    params = {}
+    check_mode = False
+
+
+@pytest.mark.parametrize("state", ["absent", "current"])
+def test_a_snapshot_gone_between_plan_and_apply_is_a_concurrent_change(domain, state):
+    # The runner plans again on ConcurrentChangeError (and then finds nothing to do, or fails naming the field).
+    name, dom = domain
+    run_module(dict(domain=name, snapshots=[dict(name="a"), dict(name="b")]))
+    connection = Connection(TEST_URI)
+    backend = _snapshot.SnapshotBackend(_Applying(), connection)
+    spec = backend.specs(dict(domain=name, name="a", state=state))[0]
+    plan = backend.plan(spec)
+    dom.snapshotLookupByName("a", 0).delete(0)
+    with pytest.raises(ConcurrentChangeError):
+        plan.actions[0][1]()
+    connection.close()
 
 
 @pytest.mark.parametrize("args, message", [
