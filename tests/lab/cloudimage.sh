@@ -112,6 +112,10 @@ chroot "$mnt" grub-mkconfig -o /boot/grub/grub.cfg >>"$work/grub.log" 2>&1 || { 
 # the build's loop device; the guest finds its root by the file system label.
 sed -i "s|root=$part |root=LABEL=cloudimg-rootfs |" "$mnt/boot/grub/grub.cfg"
 grep -q "root=LABEL=cloudimg-rootfs " "$mnt/boot/grub/grub.cfg" || { echo "cloudimage: no root= in grub.cfg"; exit 1; }
+# A generated en_US.UTF-8, as an installed Debian has: cloud-init's locale module
+# sets LANG=en_US.UTF-8, and Debian's locale-gen builds only what locale.gen lists.
+sed -i 's/^# *\(en_US.UTF-8 UTF-8\)/\1/' "$mnt/etc/locale.gen"
+chroot "$mnt" locale-gen >/dev/null
 # The cloud-init stages and the services a stock image starts.
 chroot "$mnt" systemctl enable cloud-init-local.service cloud-init.service cloud-config.service \
   cloud-final.service ssh.service >/dev/null 2>&1
