@@ -453,7 +453,7 @@ options:
       - Define a new domain as a clone of another one; the options given are written over the source's definition.
       - Each disk of the source (a volume of a storage pool) is cloned into the same pool as C(<name>-<target>.qcow2)
         (C(.img) for a full copy of a raw disk); the clone gets a new UUID and new MAC addresses, and neither the
-        source's SMBIOS identity, NVRAM, tags nor cloud-init seed (give O(cloud_init) for its own: its
+        source's SMBIOS identity, NVRAM, tags nor cloud-init seed (give O(cloud_init) for its own, whose
         C(instance-id) defaults to the clone's name, so cloud-init makes new host keys and machine-id).
       - The source must be shut off, unless O(force=true) (a crash-consistent copy of a running guest).
       - Only used to create the domain. An existing domain must be a clone of the same source (recorded in its
