@@ -292,11 +292,13 @@ class VolumeBackend(Backend):
             capacity = max(capacity or 0, backing_capacity or 0)
         elif spec.src is not None:
             self._verify_src(spec)
-            size = spec.src_size if compression(spec.src) else virtual_size(spec.src)
-            if capacity is not None and not compression(spec.src) and capacity < size:
-                raise ValidationError(spec.field("capacity"), "{0} bytes is smaller than the image {1} ({2} bytes)".format(
-                    capacity, shown(spec.src), size))
-            capacity = max(capacity or 0, size)
+            if not compression(spec.src):
+                size = virtual_size(spec.src)
+                if capacity is not None and capacity < size:
+                    raise ValidationError(spec.field("capacity"), "{0} bytes is smaller than the image {1} ({2} bytes)".format(
+                        capacity, shown(spec.src), size))
+                capacity = max(capacity or 0, size)
+            # else: the unpacked size is known once it is unpacked (check mode predicts the asked capacity only)
             expected = self._expected_hash(spec)
         elif spec.url is not None:
             expected = spec.checksum

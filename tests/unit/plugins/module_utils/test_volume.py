@@ -659,3 +659,20 @@ def test_growing_a_base_image_with_overlays_is_refused(system):
                                            r"image that overlays depend on is not supported".format(pool)):
         reconcile(connection, pool=pool, name="base.qcow2", capacity="32M")
     assert _qemu_img_info(os.path.join(path, "base.qcow2"))["virtual-size"] == 16 * 1024 * 1024
+
+
+def test_compressed_src_is_unpacked_on_the_way_in(system, tmp_path):
+    """src ending in .gz: checksum of the .gz file, volume holds the unpacked bytes; re-runs change nothing."""
+    connection, pool, path = system
+    raw = os.urandom(200 * 1024)
+    packed = tmp_path / "img.raw.gz"
+    packed.write_bytes(gzip.compress(raw))
+    params = dict(pool=pool, name="unpacked.img", src=str(packed), checksum="sha256:" + sha256_file(str(packed)))
+    check = reconcile(connection, check_mode=True, **params)
+    assert check["changed"] and check["volume"]["capacity"] is None
+    applied = reconcile(connection, **params)
+    assert applied["volume"]["capacity"] == len(raw)
+    with open(os.path.join(path, "unpacked.img"), "rb") as handle:
+        assert handle.read() == raw
+    assert sorted(os.listdir(path)) == ["unpacked.img"]
+    assert not reconcile(connection, **params)["changed"]
