@@ -27,8 +27,11 @@ core_python() {
     done
     return 1
   fi
+  # pyenv itself: on PATH, else where its installer puts it (PYENV_ROOT, ~/.pyenv).
+  local pyenv=pyenv
+  command -v pyenv >/dev/null || pyenv="${PYENV_ROOT:-$HOME/.pyenv}/bin/pyenv"
   for v in 3.13 3.12; do
-    if prefix=$(pyenv prefix "$v" 2>/dev/null) && [[ -n "$prefix" ]]; then
+    if prefix=$("$pyenv" prefix "$v" 2>/dev/null) && [[ -n "$prefix" ]]; then
       exe="${prefix%%:*}/bin/python$v"
       if "$exe" -c 'import ssl, venv' >/dev/null 2>&1; then
         echo "$exe"
