@@ -12,7 +12,8 @@ on the runner.  The cases share the host and run in this order:
    configuration, reachable (its address may change; it is read again);
 3. the bridge's lock held by someone else: a run waits, touching nothing;
 4. a wrong gateway while the rollback timer fires: one rollback (the
-   module's), the timer's script waits for the lock and finds nothing to do.
+   module's), the timer's script waits for the lock and finds nothing to do;
+5. a port of another bridge is refused before anything is written.
 """
 
 from __future__ import annotations
@@ -252,3 +253,21 @@ def test_wrong_gateway_while_the_timer_fires(host, run_playbook, tmp_path):
     assert _wait(timer_done, 60), host.exec(["cat", STATE + "/br0.rollback.log"]).stdout
     assert host.exec(["cat", STATE + "/br0.rollback.log"]).stdout.count("done (change {0})".format(change_id)) == 1
     assert _state(host) == before
+
+
+def test_a_port_of_another_bridge_is_refused(host, run_playbook, tmp_path):
+    """A port enslaved to another bridge (or a bond) is not taken from it: the run fails naming
+    `ports` before anything is written, and the other bridge keeps its port."""
+    host.exec(["sh", "-c", "ip link add kvbp0 type veth peer name kvbp1 && ip link add kvbx type bridge && "
+                           "ip link set kvbp0 master kvbx && ip link set kvbp0 up && ip link set kvbx up"])
+    try:
+        files_before = _files(host)
+        args = dict(name="kvbr1", ports=["kvbp0"], backend="networkd", ipv4=dict(address="192.168.78.2/24"))
+        proc, res = _run(run_playbook, tmp_path, host, ONE_RUN, bridge_args=args)
+        assert proc.returncode == 0
+        assert res.get("msg", "") == "ports: 'kvbp0' is a port of kvbx already; release it there first", res
+        assert res["changed"] is False
+        assert _link(host, "kvbp0") == (True, "kvbx") and _link(host, "kvbr1") == (False, None)
+        assert _files(host) == files_before and not _exists(host, STATE + "/kvbr1")
+    finally:
+        host.exec(["sh", "-c", "ip link del kvbp0; ip link del kvbx"], check=False)

@@ -166,8 +166,12 @@ class BridgeManager:
 
     def plan_present(self, spec, actual):
         for p in spec.ports:
-            if not _port(actual, p)["exists"]:
+            port = _port(actual, p)
+            if not port["exists"]:
                 raise ValidationError("ports", "no interface named {0!r} on the managed host".format(p))
+            if port["master"] not in (None, spec.name):
+                # Taking it would cut whatever runs through the other bridge (or bond) now.
+                raise ValidationError("ports", "{0!r} is a port of {1} already; release it there first".format(p, port["master"]))
         port0 = _port(actual, spec.ports[0])
         br = actual["bridge"]
         resolved = [self._resolve(c, actual, port0, "ipv{0}".format(c.family)) for c in spec.families]

@@ -109,6 +109,14 @@ def test_takeover_is_idempotent_once_done(manager):
     assert cfg.ipcfgs[0].addresses == ["10.88.0.5/16"]  # read back from the bridge
 
 
+def test_a_port_of_another_bridge_is_refused(manager):
+    before = copy.deepcopy(BEFORE)
+    before["ports"][0]["master"] = "br9"
+    with pytest.raises(ValidationError) as e:
+        manager.plan_present(spec(), before)
+    assert str(e.value) == "ports: 'eth0' is a port of br9 already; release it there first"
+
+
 def test_takeover_without_an_address(manager):
     before = copy.deepcopy(BEFORE)
     before["ports"][0]["addresses"] = []
