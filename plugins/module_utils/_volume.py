@@ -40,7 +40,7 @@ OPTIONS = ("pool", "name", "state", "capacity", "format", "src", "checksum", "re
            "validate_certs", "backing_volume")
 # Seconds a download may stall before it fails.
 URL_TIMEOUT = 60
-_CHECKSUM = re.compile(r"^sha256:([0-9a-fA-F]{64})$")
+_CHECKSUM = re.compile(r"^(sha256:[0-9a-fA-F]{64}|sha512:[0-9a-fA-F]{128})$")
 # qemu-img rounds qcow2 sizes up to whole 512-byte sectors.
 _SECTOR = 512
 
@@ -81,7 +81,8 @@ class VolumeSpec:
             if urlsplit(url).scheme not in ("http", "https", "ftp", "file"):
                 raise ValidationError(self.field("url"), "{0} is not an http, https, ftp or file URL".format(shown(shown_url(url))))
             if checksum is None:
-                raise ValidationError(self.field("checksum"), "required with url (sha256:<64 hex digits> of the file as published)")
+                raise ValidationError(self.field("checksum"), "required with url (sha256:<64 hex digits> or sha512:<128 hex digits> "
+                                      "of the file as published)")
         self.backing = None
         if backing_volume is not None:
             if not isinstance(backing_volume, dict) or set(backing_volume) - {"pool", "volume"} or not backing_volume.get("volume"):
@@ -93,11 +94,14 @@ class VolumeSpec:
             if self.backing == (pool, name):
                 raise ValidationError(self.field("backing_volume"), "volume {0} cannot back itself".format(pool + "/" + name))
         self.checksum = None
+        # The algorithm of `checksum`; a volume's content is compared with the same one.
+        self.algorithm = "sha256"
         if checksum is not None:
             match = _CHECKSUM.match(str(checksum).strip())
             if not match:
-                raise ValidationError(self.field("checksum"), "{0!r} is not a checksum; expected sha256:<64 hex digits>".format(checksum))
-            self.checksum = match.group(1).lower()
+                raise ValidationError(self.field("checksum"), "{0!r} is not a checksum; expected sha256:<64 hex digits> "
+                                      "(or sha512:<128 hex digits>)".format(checksum))
+            self.algorithm, self.checksum = match.group(1).lower().split(":")
         self.src_size = None
         if state == "present" and src is not None:
             if not os.path.exists(src):
@@ -312,7 +316,7 @@ class VolumeBackend(Backend):
         predicted = dict(name=spec.name, key=None, path=None, capacity=capacity, allocation=None, format=fmt)
         label = "create volume {0}".format(spec.label)
         if expected is not None:
-            plan.differ("content", None, "sha256:{0}".format(expected))
+            plan.differ("content", None, "{0}:{1}".format(spec.algorithm, expected))
         if spec.backing is not None:
             plan.differ("backing_volume", None, "{0}/{1}".format(*spec.backing))
             predicted["backing_path"] = backing_path
@@ -416,10 +420,10 @@ class VolumeBackend(Backend):
 
     def _plan_checksum(self, spec, volume):
         """checksum without src: the volume's content must have it."""
-        have = self.content.volume_hash(volume, spec.label)
+        have = self.content.volume_hash(volume, spec.label, spec.algorithm)
         if have != spec.checksum:
-            raise ValidationError(spec.field("checksum"), "volume {0} has sha256:{1}, not sha256:{2}; give src to replace its content".format(
-                spec.label, have, spec.checksum))
+            raise ValidationError(spec.field("checksum"), "volume {0} has {3}:{1}, not {3}:{2}; give src to replace its content".format(
+                spec.label, have, spec.checksum, spec.algorithm))
 
     def _plan_content(self, plan, spec, pool, volume, current):
         """An ISO volume (or any with replace): unchanged when its content hashes as expected."""
@@ -429,7 +433,7 @@ class VolumeBackend(Backend):
         physical = self.connection.call("read volume {0}".format(spec.label), volume.infoFlags,
                                         libvirt.VIR_STORAGE_VOL_GET_PHYSICAL)[2]
         if physical == spec.src_size:
-            have = self.content.volume_hash(volume, spec.label)
+            have = self.content.volume_hash(volume, spec.label, spec.algorithm)
             if have == self._expected_hash(spec):
                 return
         else:
@@ -437,16 +441,17 @@ class VolumeBackend(Backend):
         self._verify_src(spec)
         expected = self._expected_hash(spec)
         if not spec.replace:
-            raise ValidationError(spec.field("src"), "volume {0} holds other content ({1}) than {2} (sha256:{3}); "
+            raise ValidationError(spec.field("src"), "volume {0} holds other content ({1}) than {2} ({4}:{3}); "
                                   "replace: true would overwrite it".format(
-                                      spec.label, "sha256:{0}".format(have) if physical == spec.src_size else have,
-                                      shown(spec.src), expected))
+                                      spec.label, "{0}:{1}".format(spec.algorithm, have) if physical == spec.src_size else have,
+                                      shown(spec.src), expected, spec.algorithm))
         self._refuse_in_use(spec, current["path"])
         directory = local_directory(self.connection, pool)
         if directory is None:
             raise ValidationError(spec.field("replace"), "volume {0} can only be replaced in a directory pool on this host "
                                   "(a local URI): the new content is staged beside it and renamed into place".format(spec.label))
-        plan.differ("content", "sha256:{0}".format(have) if physical == spec.src_size else have, "sha256:{0}".format(expected))
+        plan.differ("content", "{0}:{1}".format(spec.algorithm, have) if physical == spec.src_size else have,
+                    "{0}:{1}".format(spec.algorithm, expected))
         current.update(capacity=spec.src_size, allocation=None)
         label = "replace volume {0} from {1}".format(spec.label, shown(spec.src))
         plan.add(label, lambda: self._stage(spec, pool, directory, expected, replace=True))
@@ -483,15 +488,16 @@ class VolumeBackend(Backend):
     # content -----------------------------------------------------------------
 
     def _expected_hash(self, spec):
-        return spec.checksum if spec.checksum is not None else self.content.file_hash(spec.src)
+        return spec.checksum if spec.checksum is not None else self.content.file_hash(spec.src, spec.algorithm)
 
     def _verify_src(self, spec):
         """Before anything is touched: the file to upload must match the checksum."""
         if spec.checksum is None:
             return
-        have = self.content.file_hash(spec.src)
+        have = self.content.file_hash(spec.src, spec.algorithm)
         if have != spec.checksum:
-            raise ValidationError(spec.field("checksum"), "{0} has sha256:{1}, not sha256:{2}".format(shown(spec.src), have, spec.checksum))
+            raise ValidationError(spec.field("checksum"), "{0} has {3}:{1}, not {3}:{2}".format(shown(spec.src), have, spec.checksum,
+                                                                                                 spec.algorithm))
 
     def _fill(self, spec, staged, staged_path, expected, label):
         """Put the image into the staging volume and verify it: a plain src
@@ -499,17 +505,17 @@ class VolumeBackend(Backend):
         compressed file written through the pool's directory (hashed as read)."""
         if not spec.unpacks:
             self.content.upload(label, staged, spec.src, spec.src_size)
-            have = self.content.volume_hash(staged, spec.label)
+            have = self.content.volume_hash(staged, spec.label, spec.algorithm)
         else:
             source = open_source(spec, label)
             try:
-                have = write_image(source, staged_path, compression(spec.src or urlsplit(spec.url).path), label)
+                have = write_image(source, staged_path, compression(spec.src or urlsplit(spec.url).path), label, spec.algorithm)
             finally:
                 source.close()
         if have != expected:
-            raise ValidationError(spec.field("checksum"), "{0} has sha256:{1} after the {2}, not sha256:{3}; the volume was deleted".format(
+            raise ValidationError(spec.field("checksum"), "{0} has {4}:{1} after the {2}, not {4}:{3}; the volume was deleted".format(
                 "volume " + spec.label if not spec.unpacks else spec.source, have, "upload" if not spec.unpacks else "download",
-                expected))
+                expected, spec.algorithm))
 
     def _grow_staged(self, spec, pool, label):
         """capacity larger than the image: the staged volume grows before it takes its place."""
@@ -580,10 +586,10 @@ class VolumeBackend(Backend):
         label = "upload {0} into volume {1}".format(shown(spec.src), spec.label)
         try:
             self.content.upload(label, volume, spec.src, spec.src_size)
-            have = self.content.volume_hash(volume, spec.label)
+            have = self.content.volume_hash(volume, spec.label, spec.algorithm)
             if have != expected:
-                raise ValidationError(spec.field("checksum"), "volume {0} has sha256:{1} after the upload, not sha256:{2}; the volume was deleted".format(
-                    spec.label, have, expected))
+                raise ValidationError(spec.field("checksum"), "volume {0} has {3}:{1} after the upload, not {3}:{2}; the volume was deleted".format(
+                    spec.label, have, expected, spec.algorithm))
         except (KvmError, OSError):
             try:
                 volume.delete(0)

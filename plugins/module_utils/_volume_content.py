@@ -19,8 +19,9 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import pars
 _CHUNK = 1024 * 1024
 
 
-def sha256_file(path):
-    digest = hashlib.sha256()
+def sha256_file(path, algorithm="sha256"):
+    """The hex digest of a file (sha256 unless `algorithm` says sha512)."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(block)
@@ -43,11 +44,11 @@ class Content:
         self.connection = connection
         self._hashes = {}
 
-    def file_hash(self, path):
+    def file_hash(self, path, algorithm="sha256"):
         st = os.stat(path)
-        key = (path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        key = (path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, algorithm)
         if key not in self._hashes:
-            self._hashes[key] = sha256_file(path)
+            self._hashes[key] = sha256_file(path, algorithm)
         return self._hashes[key]
 
     def local_path(self, volume, label):
@@ -57,20 +58,20 @@ class Content:
         path = self.connection.call("read volume {0}".format(label), volume.path)
         return path if os.path.isfile(path) and os.access(path, os.R_OK) else None
 
-    def volume_hash(self, volume, label):
+    def volume_hash(self, volume, label, algorithm="sha256"):
         """sha256 of a volume's content: read from its file when libvirt is
         local (about twice as fast), else downloaded through libvirt."""
         path = self.local_path(volume, label)
         if path is None:
-            return self.download_hash(volume, label)
+            return self.download_hash(volume, label, algorithm)
         try:
-            return self.file_hash(path)
+            return self.file_hash(path, algorithm)
         except OSError as e:
             raise KvmError("read volume {0}: {1}".format(label, e.strerror or e))
 
-    def download_hash(self, volume, label):
-        """sha256 of a volume's content, streamed through libvirt."""
-        digest = hashlib.sha256()
+    def download_hash(self, volume, label, algorithm="sha256"):
+        """The hash of a volume's content, streamed through libvirt."""
+        digest = hashlib.new(algorithm)
         stream = self.connection.call("read volume {0}".format(label), self.connection.conn.newStream, 0)
         try:
             self.connection.call("download volume {0}".format(label), volume.download, stream, 0, 0, 0)

@@ -56,10 +56,10 @@ def _decompressor(kind):
     return None
 
 
-def write_image(source, dest, kind, label):
+def write_image(source, dest, kind, label, algorithm="sha256"):
     """Copy the readable `source` into the file `dest` (truncated first),
-    unpacking `kind`; the sha256 of the bytes read (the file as given)."""
-    digest = hashlib.sha256()
+    unpacking `kind`; the hash of the bytes read (the file as given)."""
+    digest = hashlib.new(algorithm)
     unpack = _decompressor(kind)
     try:
         with open(dest, "wb") as out:

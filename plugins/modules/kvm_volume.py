@@ -119,7 +119,8 @@ options:
         required: true
   checksum:
     description:
-      - Expected content of the volume, as C(sha256:<64 hex digits>).
+      - Expected content of the volume, as C(sha256:<64 hex digits>) (or C(sha512:<128 hex digits>), as Debian
+        publishes its cloud images).
       - With O(src), the file is checked against it before anything is touched, and the volume after the upload; an
         upload that does not match is deleted and the task fails.
       - Without O(src), an existing volume whose content does not match fails.

@@ -676,3 +676,21 @@ def test_compressed_src_is_unpacked_on_the_way_in(system, tmp_path):
         assert handle.read() == raw
     assert sorted(os.listdir(path)) == ["unpacked.img"]
     assert not reconcile(connection, **params)["changed"]
+
+
+def test_sha512_checksum(system, src, http_dir):
+    """Debian publishes SHA512SUMS for its cloud images: checksum takes sha512 too, for src and url."""
+    connection, pool, path = system
+    served, base = http_dir
+    digest = hashlib.sha512(src.read_bytes()).hexdigest()
+    (served / "img.raw").write_bytes(src.read_bytes())
+    for name, source in (("by-src.img", dict(src=str(src))), ("by-url.img", dict(url=base + "/img.raw"))):
+        params = dict(pool=pool, name=name, checksum="sha512:" + digest, **source)
+        check = reconcile(connection, check_mode=True, **params)
+        assert check["diff"]["after"]["content"] == "sha512:" + digest
+        assert reconcile(connection, **params)["changed"]
+        assert sha256_file(os.path.join(path, name)) == sha256_file(str(src))
+        assert not reconcile(connection, **params)["changed"]
+    with pytest.raises(ModuleFailed, match=r"^checksum: .*src.img has sha512:{0}, not sha512:0{{128}}".format(digest)):
+        reconcile(connection, pool=pool, name="bad.img", src=str(src), checksum="sha512:" + "0" * 128)
+    assert sorted(os.listdir(path)) == ["by-src.img", "by-url.img"]
