@@ -173,17 +173,25 @@ class _Runs:
             self.setup_secs = end - start
         self.total_secs = end - start
         self.tail = [l for l in (self.parts.get(current) or self.head) if l.startswith(("FATAL:", "ERROR:"))]
-        # ansible-test's summary names every failed target after this line.
-        text = "".join(self.head) + "".join("".join(p) for p in self.parts.values())
-        failed = text.split("integration test(s) listed below", 1)
-        self.failed = set(failed[1].split(":", 1)[1].split()) if len(failed) > 1 else set()
+        # ansible-test's summary names each failed target on a line of its own after
+        # "FATAL: The N integration test(s) listed below (out of M) failed. ...".
+        self.failed = set()
+        lines = [l.strip() for l in self.head + [l for p in self.parts.values() for l in p]]
+        for index, line in enumerate(lines):
+            if "integration test(s) listed below" in line:
+                for name in lines[index + 1:]:
+                    if name not in targets:
+                        break
+                    self.failed.add(name)
 
 
 @pytest.fixture(scope="session")
 def target_runs(request, collection_tree):
     """The targets this pytest run selected, run by one ansible-test (its venv and requirements once)."""
+    here = Path(__file__).resolve()
     selected = sorted({item.callspec.params["target"] for item in request.session.items
-                       if getattr(item, "originalname", "") == "test_target" and hasattr(item, "callspec")})
+                       if getattr(item, "originalname", "") == "test_target" and hasattr(item, "callspec")
+                       and Path(str(item.fspath)).resolve() == here})
     return _Runs(collection_tree, selected)
 
 
