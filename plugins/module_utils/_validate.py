@@ -119,4 +119,3 @@ def path(field, value, absolute=True):
     if absolute and not value.startswith("/"):
         raise ValidationError(field, "{0!r} must be an absolute path".format(value))
     return value
-

@@ -183,5 +183,5 @@ def test_concurrent_change_is_planned_again(capsys, lab):
 def test_backend_without_libvirt_gets_no_connection(capsys):
     code, result = execute(capsys, Facts, dict(uri="qemu+nowhere:///nothing"))
     assert code == 0
-    result.pop("invocation")
+    result.pop("invocation", None)  # ansible-core >= 2.21 adds it only when asked
     assert result == dict(changed=False, actions=[], ansible_facts=dict(answer=42), connection="None")
