@@ -496,8 +496,8 @@ class VolumeBackend(Backend):
             return
         have = self.content.file_hash(spec.src, spec.algorithm)
         if have != spec.checksum:
-            raise ValidationError(spec.field("checksum"), "{0} has {3}:{1}, not {3}:{2}".format(shown(spec.src), have, spec.checksum,
-                                                                                                 spec.algorithm))
+            raise ValidationError(spec.field("checksum"), "{0} has {3}:{1}, not {3}:{2}".format(
+                shown(spec.src), have, spec.checksum, spec.algorithm))
 
     def _fill(self, spec, staged, staged_path, expected, label):
         """Put the image into the staging volume and verify it: a plain src
