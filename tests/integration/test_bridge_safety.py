@@ -13,7 +13,9 @@ on the runner.  The cases share the host and run in this order:
 3. the bridge's lock held by someone else: a run waits, touching nothing;
 4. a wrong gateway while the rollback timer fires: one rollback (the
    module's), the timer's script waits for the lock and finds nothing to do;
-5. a port of another bridge is refused before anything is written.
+5. a port of another bridge is refused before anything is written;
+6. a gateway through a bridge on another NIC that does not answer: the
+   rollback puts back the host's default route the change replaced.
 """
 
 from __future__ import annotations
@@ -271,3 +273,23 @@ def test_a_port_of_another_bridge_is_refused(host, run_playbook, tmp_path):
         assert _files(host) == files_before and not _exists(host, STATE + "/kvbr1")
     finally:
         host.exec(["sh", "-c", "ip link del kvbp0; ip link del kvbx"], check=False)
+
+
+def test_a_replaced_default_route_comes_back(host, run_playbook, tmp_path):
+    """The bridge (on a veth, not on the NIC with the default route) gets a static gateway that
+    does not answer: its default route replaced the host's; the rollback puts the host's back."""
+    host.exec(["sh", "-c", "ip link add kvbp2 type veth peer name kvbp3 && ip link set kvbp2 up && ip link set kvbp3 up"])
+    try:
+        def default_routes():
+            return sorted(json.dumps(r, sort_keys=True) for r in json.loads(host.exec(["ip", "-j", "-4", "route", "show", "default"]).stdout))
+        routes = default_routes()
+        assert routes, "the host has no default route to lose"
+        args = dict(name="kvbr2", ports=["kvbp2"], backend="networkd",
+                    ipv4=dict(address="192.168.79.2/24", gateway="192.168.79.254"))
+        proc, res = _run(run_playbook, tmp_path, host, ONE_RUN, bridge_args=args)
+        assert proc.returncode == 0
+        assert "could not reach gateway 192.168.79.254 through kvbr2" in res.get("msg", "") and "rolled back" in res["msg"], res
+        assert default_routes() == routes
+        assert _link(host, "kvbr2") == (False, None)
+    finally:
+        host.exec(["sh", "-c", "ip link del kvbp2; ip link del kvbr2"], check=False)

@@ -10,7 +10,8 @@ snapshot):
     {"bridge": {"name", "exists", "mac", "mtu", "stp", "forward_delay", "addresses": [cidr]},
      "ports": [{"name", "exists", "mac", "master", "mtu", "addresses": [cidr]}],
      "routes": [{"family": 4|6, "gateway", "dev", "metric"}],     # default routes on the bridge or a port
-     "families": [4, 6]}                                          # families whose addresses are managed
+     "families": [4, 6],                                          # families whose addresses are managed
+     "restore_routes": [...]}   # in a snapshot: default routes through other devices, put back by the rollback
 """
 
 from __future__ import annotations
@@ -84,12 +85,16 @@ class LiveReader:
         return dict(name=name, exists=info["exists"], mac=info["mac"], mtu=info["mtu"], stp=stp,
                     forward_delay=fd, addresses=info["addresses"])
 
-    def default_routes(self, devices):
+    def default_routes(self, devices, others=False):
+        """Default routes through `devices` (others=True: through every other device)."""
         routes = []
         for family in (4, 6):
             for r in self._ip("-{0}".format(family), "route", "show", "default"):
-                if r.get("dev") in devices and r.get("gateway"):
-                    routes.append(dict(family=family, gateway=r["gateway"], dev=r["dev"], metric=r.get("metric")))
+                if others and r.get("protocol") == "ra":
+                    continue  # router advertisements put it back themselves (and it expires)
+                if (r.get("dev") in devices) != others and r.get("dev") and r.get("gateway"):
+                    routes.append(dict(family=family, gateway=r["gateway"], dev=r["dev"], metric=r.get("metric"),
+                                       protocol=r.get("protocol")))
         return routes
 
     def nameservers(self):
@@ -125,7 +130,11 @@ class LiveReader:
             info.pop("kind")
             port_states.append(info)
         devices = [bridge] + names
-        return dict(bridge=br, ports=port_states, routes=self.default_routes(devices), families=[4, 6])
+        # restore_routes: the default routes through other devices.  A new default route through the
+        # bridge with the same metric replaces one of them (`ip route replace`); the rollback's
+        # converge puts them back (replacing a route that is there already changes nothing).
+        return dict(bridge=br, ports=port_states, routes=self.default_routes(devices), families=[4, 6],
+                    restore_routes=self.default_routes(devices, others=True))
 
     @staticmethod
     def _listdir(path):
@@ -137,6 +146,8 @@ def _route_cmd(verb, route):
     argv = ["ip", "-{0}".format(route["family"]), "route", verb, "default", "via", route["gateway"], "dev", route["dev"]]
     if route.get("metric") is not None:
         argv += ["metric", str(route["metric"])]
+    if route.get("protocol"):  # the rollback puts a route back as it was (networkd's are "static")
+        argv += ["proto", str(route["protocol"])]
     return shlex.join(argv)
 
 
@@ -183,7 +194,7 @@ def converge_script(target, strict):
     for dev in devices:
         for cidr in dev["addresses"]:
             lines.append("ip addr replace {0} dev {1}".format(q(cidr), q(dev["name"])))
-    for route in target["routes"]:
+    for route in target["routes"] + target.get("restore_routes", []):
         lines.append(_route_cmd("replace", route))
     # Default routes on the bridge or the ports that the target does not have.
     # Every value reaches the shell quoted, as an assignment: interface names

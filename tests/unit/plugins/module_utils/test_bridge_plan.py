@@ -157,6 +157,14 @@ def test_converge_script_is_valid_shell_in_both_directions():
     assert "ip -4 route replace default via 10.88.0.1 dev eth0 metric 100" in back
 
 
+def test_the_rollback_puts_back_a_default_route_through_another_device():
+    """A static gateway through the bridge replaces the host's default route through eth1
+    (`ip route replace`, same metric): the snapshot keeps it and the rollback's converge puts it back."""
+    snapshot = dict(copy.deepcopy(BEFORE), restore_routes=[dict(family=4, gateway="192.0.2.1", dev="eth1", metric=None)])
+    assert "ip -4 route replace default via 192.0.2.1 dev eth1" in converge_script(snapshot, strict=False)
+    assert not [line for line in converge_script(AFTER, strict=True) if "eth1" in line]  # the change itself leaves it
+
+
 def test_networkd_files(tmp_path):
     _t, cfg = BridgeManager(None, None, True, files=Files(str(tmp_path)), reader=LiveReader(None, resolv_conf="/nonexistent")).plan_present(
         spec(), copy.deepcopy(BEFORE))
