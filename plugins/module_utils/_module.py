@@ -164,32 +164,3 @@ def run(module, backend_class):
     """Run `backend_class` (a _plan.Backend) for `module`; exits or fails the module."""
     _Runner(module, backend_class).run()
 
-
-def run_legacy(module, reconcile):
-    """The runner of modules not yet moved to _plan.Backend: reconcile(connection) -> result dict."""
-    require_libs(module)
-    from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import (
-        ConcurrentChangeError,
-        Connection,
-        libvirt,
-    )
-
-    connection = Connection(module.params["uri"])
-    try:
-        for attempt in range(CONCURRENT_RETRIES + 1):
-            try:
-                result = reconcile(connection)
-            except ConcurrentChangeError:
-                if attempt == CONCURRENT_RETRIES:
-                    raise
-                connection.close()
-                time.sleep(_RETRY_PAUSE * (attempt + 1))
-                continue
-            if attempt:
-                result["changed"] = True
-            break
-    except (KvmError, libvirt.libvirtError) as e:
-        module.fail_json(msg=str(connection.translate(e)))
-    finally:
-        connection.close()
-    module.exit_json(**result)

@@ -34,6 +34,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import 
     ConnectionLostError,
     UnreachableError,
 )
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._plan import Backend, Plan
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._pool import PoolBackend, PoolSpec
 
 NOBODY = 65534
@@ -213,9 +214,15 @@ class _Exited(Exception):
 class _Module:
     """What run() uses of AnsibleModule: params, fail_json, exit_json (not libvirt: no libvirt mock here)."""
 
+    _diff = False
+
     def __init__(self, uri):
         self.params = {"uri": uri}
         self.check_mode = False
+
+    @staticmethod
+    def warn(message):
+        raise AssertionError(message)
 
     @staticmethod
     def fail_json(**kwargs):
@@ -226,11 +233,30 @@ class _Module:
         raise _Exited(kwargs)
 
 
+def _backend(reconcile):
+    """A back end whose one action is `reconcile(connection)` (reads and writes as one step)."""
+
+    class OneStep(Backend):
+        def specs(self, params):
+            return ["object"]
+
+        def plan(self, spec):
+            plan = Plan(spec)
+            plan.add("reconcile", lambda: reconcile(self.connection))
+            return plan
+
+    return OneStep
+
+
+def _run(module, reconcile):
+    _module.run(module, _backend(reconcile))
+
+
 def _failure(module, reconcile):
     with pytest.raises(_Failed) as info:
-        _module.run(module, reconcile)
+        _run(module, reconcile)
     result = info.value.args[0]
-    assert set(result) == {"msg"}, result
+    assert result["changed"] is False, result
     assert_one_line(result["msg"])
     return result["msg"]
 
@@ -344,9 +370,9 @@ def test_run_plans_again_after_a_concurrent_create(tmp_path, test_driver_state):
     calls = []
     try:
         with pytest.raises(_Exited) as info:
-            _module.run(_Module("test:///default"), _define_if_absent(name, str(tmp_path), calls, race_on=(1,)))
+            _run(_Module("test:///default"), _define_if_absent(name, str(tmp_path), calls, race_on=(1,)))
         assert calls == [1, 2]  # planned again, and the second plan found the pool
-        assert info.value.args[0] == {"changed": True}
+        assert info.value.args[0]["changed"] is True
         assert test_driver_state.storagePoolLookupByName(name).name() == name  # one pool, the other client's
     finally:
         _undefine_pool(name)
@@ -357,7 +383,7 @@ def test_run_fails_clearly_when_the_conflict_persists(tmp_path, test_driver_stat
     calls = []
     try:
         with pytest.raises(_Failed) as info:
-            _module.run(_Module("test:///default"), _define_if_absent(name, str(tmp_path), calls, race_on=(1, 2, 3, 4)))
+            _run(_Module("test:///default"), _define_if_absent(name, str(tmp_path), calls, race_on=(1, 2, 3, 4)))
         assert calls == [1, 2, 3, 4]  # CONCURRENT_RETRIES re-plans, then the failure
         msg = info.value.args[0]["msg"]
         assert_one_line(msg)
