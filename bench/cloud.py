@@ -132,10 +132,10 @@ def disks(uri, image, count):
     print("2. disks of {0} guests from one base image ({1}, {2:.2f} GiB virtual, {3:.2f} GiB on disk)".format(
         count, os.path.basename(image), virtual_gib(image), used_kib([image]) / 1024 / 1024), flush=True)
     for label, volumes in (("overlay (backing_volume)", overlays), ("full copy (src)", copies)):
-        seconds, changed, _ = playbook([{"name": label, "kvmops.hypervisor.kvm_volume": {"uri": uri,
-                                                                                         "volumes": volumes}}])
+        seconds, changed = playbook([{"name": label, "kvmops.hypervisor.kvm_volume": {"uri": uri,
+                                                                                      "volumes": volumes}}])[:2]
         paths = [os.path.join(WORKDIR, "store", volume["name"]) for volume in volumes]
-        print("   {0:26s} {1:7.2f} s  {2:10.1f} MiB used  ({3} created)".format(
+        print("   {0:26s} {1:7.2f} s  {2:10.1f} MiB used  (changed tasks {3})".format(
             label, seconds, used_kib(paths) / 1024, changed), flush=True)
         for volume in volumes:
             virsh(uri, "vol-delete", "--pool", STORE, volume["name"], check=False)
@@ -161,7 +161,7 @@ def to_ssh(uri, image, key_file, key):
             "backing_volume": {"pool": IMAGES, "volume": os.path.basename(image)}}},
         {"name": "guest", "kvmops.hypervisor.kvm_domain": dict(guest_spec(name, key, "running"), uri=uri)},
     ]
-    own, _, _ = playbook(tasks)
+    own = playbook(tasks)[0]
     start = time.monotonic()
     address = None
     while time.monotonic() - start < 1200:
@@ -191,8 +191,8 @@ def reapply(uri, image, count, key):
     tasks = [{"name": "disks", "kvmops.hypervisor.kvm_volume": {"uri": uri, "volumes": volumes}},
              {"name": "guests", "kvmops.hypervisor.kvm_domain": {
                  "uri": uri, "domains": [guest_spec(name, key, "present") for name in names]}}]
-    first, changed_first, _ = playbook(tasks)
-    again, changed_again, _ = playbook(tasks)
+    first, changed_first = playbook(tasks)[:2]
+    again, changed_again = playbook(tasks)[:2]
     print("3. re-apply {0} cloud guests (disk overlay + seed + definition, state present)".format(count))
     print("   first apply {0:7.2f} s (changed tasks {1}); re-apply {2:7.2f} s (changed tasks {3})".format(
         first, changed_first, again, changed_again), flush=True)

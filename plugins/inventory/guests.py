@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: guests
 short_description: libvirt guests as Ansible hosts
-version_added: 0.1.0
+version_added: 0.2.0
 author:
   - kvmops contributors (@kvmops)
 description:
