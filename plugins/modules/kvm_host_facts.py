@@ -303,7 +303,7 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._host_facts import HostFactsBackend
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._host_facts._reader import HostFactsBackend
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS, run
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._host_facts import _bridges, _virt
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._host_facts import HostFactsReader
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._host_facts._reader import HostFactsReader
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "host_facts"
 IP_JSON = (FIXTURES / "intel_vmx" / "ip-addr.json").read_text()
