@@ -59,9 +59,10 @@ start=$(date +%s)
 set +e
 # The importer's own ansible-doc / ansible-lint (its venv first on PATH); the
 # collection comes from the tarball only, not from .cache/collections.
-env -u ANSIBLE_COLLECTIONS_PATH -u PYTHONPATH -u ANSIBLE_CONFIG \
+# In $work: the importer writes importer_result.json into its working directory.
+(cd "$work" && env -u ANSIBLE_COLLECTIONS_PATH -u PYTHONPATH -u ANSIBLE_CONFIG \
   PATH="$venv/bin:$PATH" GALAXY_IMPORTER_CONFIG="$work/galaxy-importer.cfg" \
-  "$venv/bin/python" -m galaxy_importer.main "$tarball" >"$log" 2>&1
+  "$venv/bin/python" -m galaxy_importer.main "$tarball" >"$log" 2>&1)
 rc=$?
 set -e
 secs=$(( $(date +%s) - start ))
