@@ -12,7 +12,7 @@ plugin kvmops.hypervisor.guests, and an ad-hoc command through the same
 inventory checks what cloud-init did. A second run changes nothing.
 
 One boot under TCG (virt_type qemu), shared by every assertion. Objects are
-named kvmops-it-cloud-*: a NAT network of its own, a pool over the image
+named kvmops-it-cloud-<run id>-*: a NAT network of its own, a pool over the image
 cache (the base image is not copied) and a pool for the overlay and the seed.
 """
 
@@ -23,20 +23,24 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 URI = "qemu:///system"
-PREFIX = "kvmops-it-cloud-"
+# Names of this run's own: two checkouts may run this test on one libvirtd at once.
+RUN = uuid.uuid4().hex[:6]
+PREFIX = "kvmops-it-cloud-{0}-".format(RUN)
 GUEST = PREFIX + "g1"
 HOSTNAME = "kvmops-cloud-one"
 NETWORK = PREFIX + "net"
-SUBNET = "192.168.231"
+# The first /24 of these that no other network uses.
+SUBNETS = ["192.168.{0}".format(octet) for octet in range(231, 251)]
 IMAGES = PREFIX + "images"
 STORE = PREFIX + "store"
-WORKDIR = Path("/var/tmp/kvmops-it-cloud")
+WORKDIR = Path("/var/tmp/kvmops-it-cloud-" + RUN)
 MARKER = "/etc/kvmops-cloud-marker"
 MARKER_TEXT = "written by cloud-init for kvmops\n"
 TAG = "kvmops-it-cloud"
@@ -64,6 +68,21 @@ def _cleanup():
     subprocess.run(["rm", "-rf", str(WORKDIR)], check=True)
 
 
+def _network(tmp):
+    """A NAT network on the first free subnet of SUBNETS; the subnet."""
+    for subnet in SUBNETS:
+        net = tmp / "net.xml"
+        net.write_text(
+            "<network><name>{0}</name><forward mode='nat'/>"
+            "<ip address='{1}.1' netmask='255.255.255.0'><dhcp><range start='{1}.10' end='{1}.99'/></dhcp></ip>"
+            "</network>".format(NETWORK, subnet))
+        _virsh("net-define", str(net))
+        if _virsh("net-start", NETWORK, check=False).returncode == 0:
+            return subnet
+        _virsh("net-undefine", NETWORK)
+    raise AssertionError("no free subnet among {0}".format(SUBNETS))
+
+
 @pytest.fixture(name="lab", scope="module")
 def lab_fixture(tmp_path_factory):
     """The base image in a pool, a pool for the guest's volumes, a NAT network, an SSH key."""
@@ -78,16 +97,10 @@ def lab_fixture(tmp_path_factory):
         _virsh("pool-start", IMAGES)
         _virsh("pool-define-as", STORE, "dir", "--target", str(WORKDIR / "store"))
         _virsh("pool-start", STORE)
-        net = tmp / "net.xml"
-        net.write_text(
-            "<network><name>{0}</name><forward mode='nat'/>"
-            "<ip address='{1}.1' netmask='255.255.255.0'><dhcp><range start='{1}.10' end='{1}.99'/></dhcp></ip>"
-            "</network>".format(NETWORK, SUBNET))
-        _virsh("net-define", str(net))
-        _virsh("net-start", NETWORK)
+        subnet = _network(tmp)
         key = tmp / "id_ed25519"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-        yield {"tmp": tmp, "image": image, "key": key}
+        yield {"tmp": tmp, "image": image, "key": key, "subnet": subnet}
     finally:
         _cleanup()
 
@@ -185,7 +198,7 @@ def test_cloud_guest_reached_through_the_inventory(lab):
     listing = subprocess.run(["ansible-inventory", "-i", str(inventory), "--host", GUEST], cwd=str(ROOT), env=_env(),
                              capture_output=True, text=True, check=True).stdout
     hostvars = json.loads(listing)
-    assert hostvars["ansible_host"].startswith(SUBNET + "."), hostvars
+    assert hostvars["ansible_host"].startswith(lab["subnet"] + "."), hostvars
     assert hostvars["kvm_tags"] == [TAG] and hostvars["kvm_state"] == "running"
     # One module run in the guest (TCG makes each one slow): the file cloud-init wrote, the host name it set.
     checked = _adhoc(inventory, "-m", "ansible.builtin.command", "-a", "cat {0} /etc/hostname".format(MARKER))
