@@ -37,7 +37,7 @@ GUEST = PREFIX + "g1"
 HOSTNAME = "kvmops-cloud-one"
 NETWORK = PREFIX + "net"
 # The first /24 of these that no other network uses.
-SUBNETS = ["192.168.{0}".format(octet) for octet in range(231, 251)]
+SUBNETS = ["192.168.{0}".format(octet) for octet in range(240, 255)]
 IMAGES = PREFIX + "images"
 STORE = PREFIX + "store"
 WORKDIR = Path("/var/tmp/kvmops-it-cloud-" + RUN)
