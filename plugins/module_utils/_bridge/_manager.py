@@ -101,6 +101,19 @@ class BridgeManager:
     def release(self):
         self._held.close()
 
+    def _locked_plan(self, rb, make_plan, *args):
+        """make_plan(*args) under the bridge's lock, which stays held (until
+        release()) only when the plan has something to apply."""
+        self._lock(rb)
+        try:
+            plan = make_plan(*args)
+        except BaseException:
+            self.release()
+            raise
+        if not plan.changed:
+            self.release()
+        return plan
+
     # -- confirm --------------------------------------------------------------
     def plan_confirm(self, name, change_id=None):
         """The Plan of confirm_only: confirm the pending change of `name` (the one with `change_id` when given).
@@ -110,15 +123,7 @@ class BridgeManager:
         a pending change has no rollback armed (it is then neither confirmed
         nor discarded: the message says how to roll it back)."""
         rb = self.rollback_for(name)
-        self._lock(rb)
-        try:
-            plan = self._plan_confirm(rb, name, change_id)
-        except BaseException:
-            self.release()
-            raise
-        if not plan.changed:
-            self.release()
-        return plan
+        return self._locked_plan(rb, self._plan_confirm, rb, name, change_id)
 
     def _plan_confirm(self, rb, name, change_id):
         status = rb.status()
@@ -291,15 +296,7 @@ class BridgeManager:
         rb = self.rollback_for(spec.name)
         if not self.check_mode:
             self._needs()
-        self._lock(rb)
-        try:
-            plan = self._plan(spec, rb)
-        except BaseException:
-            self.release()
-            raise
-        if not plan.changed:
-            self.release()
-        return plan
+        return self._locked_plan(rb, self._plan, spec, rb)
 
     def _plan(self, spec, rb):
         status = rb.status()
