@@ -157,16 +157,14 @@ class DomainBackend(Backend):
         return _DomainPlanner(self.connection, spec, self._handles.pop(spec["name"], False)).plan()
 
     def applied(self, spec, plan):
-        """The item's result after a real run.  After the last item, the
-        wait_for of every item, against one deadline: the guests boot
-        together (check runs never get here)."""
+        """The item's result after a real run."""
         result = plan.planner.applied()
         self._domains[spec["name"]] = result["domain"]
-        if spec is self._specs[-1]:
-            self._wait()
         return result
 
-    def _wait(self):
+    def settle(self):
+        """The wait_for of every item, against one deadline: the guests boot
+        together.  The addresses seen go into the items' results."""
         waits = []
         for spec in self._specs:
             domain = self._domains.get(spec["name"])

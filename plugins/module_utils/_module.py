@@ -80,6 +80,8 @@ class _Runner:
             specs = self.backend.specs(self.module.params)
             for spec in specs:
                 self.items.append(self._converge(spec))
+            if not self.module.check_mode:
+                self.backend.settle()
         except _ItemFailed as failure:
             self._fail(self._message(failure.error), failure)
         except errors as error:

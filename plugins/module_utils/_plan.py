@@ -89,6 +89,12 @@ class Backend:
         predicted one)."""
         return plan.result
 
+    def settle(self):
+        """After every item was applied (never in check mode): what waits on
+        all of them together (guests booting, against one deadline).  May
+        update the item results it handed out; a KvmError fails the task
+        with every item listed as applied."""
+
     def finish(self, result):
         """Last look at the module's whole result (e.g. facts); may change it."""
         return result

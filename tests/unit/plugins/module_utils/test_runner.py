@@ -76,6 +76,19 @@ class Volumes(Backend):
         pool.createXML(_VOLUME_XML.format(name), 0)
 
 
+class Settling(Volumes):
+    """Waits on every created volume together after the last one; fails when
+    one of them is named '*late*', after every item was applied."""
+
+    settled = []
+
+    def settle(self):
+        self.settled.append(list(self.module.params["names"] or [self.module.params["name"]]))
+        late = [name for name in self.settled[-1] if "late" in name]
+        if late:
+            raise ValidationError("wait_for", "timed out waiting for {0}".format(", ".join(late)))
+
+
 class Facts(Backend):
     needs_libvirt = False
 
@@ -185,3 +198,24 @@ def test_backend_without_libvirt_gets_no_connection(capsys):
     assert code == 0
     result.pop("invocation", None)  # ansible-core >= 2.21 adds it only when asked
     assert result == dict(changed=False, actions=[], ansible_facts=dict(answer=42), connection="None")
+
+
+def test_settle_runs_once_after_every_item_and_never_in_check_mode(capsys, lab):
+    prefix, pool = lab
+    names = [prefix + "a", prefix + "b"]
+    Settling.settled.clear()
+    execute(capsys, Settling, dict(URI, names=names), check_mode=True)
+    assert Settling.settled == []
+    code, result = execute(capsys, Settling, dict(URI, names=names))
+    assert code == 0 and Settling.settled == [names]
+
+
+def test_a_failed_settle_lists_every_applied_item(capsys, lab):
+    prefix, pool = lab
+    names = [prefix + "a", prefix + "late"]
+    code, result = execute(capsys, Settling, dict(URI, names=names))
+    assert code == 1
+    assert result["msg"] == "wait_for: timed out waiting for {0}late".format(prefix)
+    assert result["changed"] is True
+    assert [(i["name"], i["changed"]) for i in result["names"]] == [(names[0], True), (names[1], True)]
+    assert sorted(v for v in pool.listVolumes() if v.startswith(prefix)) == sorted(names)
