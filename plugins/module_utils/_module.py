@@ -165,4 +165,3 @@ class _Runner:
 def run(module, backend_class):
     """Run `backend_class` (a _plan.Backend) for `module`; exits or fails the module."""
     _Runner(module, backend_class).run()
-
