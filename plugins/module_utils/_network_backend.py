@@ -19,7 +19,6 @@ import ipaddress
 import os
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _routes
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError, LibvirtError, NotFoundError, ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import ConcurrentChangeError, libvirt
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONCURRENT_RETRIES
@@ -47,7 +46,8 @@ class NetworkChanges:
 
     def __init__(self, spec):
         self.spec = spec
-        self.tracker = DifferenceTracker()
+        # Records what differs (Plan.differ); NetworkBackend.plan adds the actions to it.
+        self.tracker = Plan(spec.name)
         self.create = False
         self.define_xml = None     # element to define, when the definition changes
         self.live_update = None    # [(command, range xml)], when DHCP ranges change on a running network
@@ -61,7 +61,7 @@ class NetworkChanges:
 
     @property
     def changed(self):
-        return self.tracker.changed
+        return bool(self.tracker.before or self.tracker.after)
 
 
 def plan_definition(spec, inactive, live=None, active=False, autostart=False):
@@ -74,16 +74,16 @@ def plan_definition(spec, inactive, live=None, active=False, autostart=False):
         plan.define_xml = build_definition(spec, None)
         _check_address(plan.define_xml)
         after = summary(plan.define_xml)
-        plan.tracker.add("state", "absent", "present")
+        plan.tracker.differ("state", "absent", "present")
         for key, value in flat(after).items():
             if value is not None:
-                plan.tracker.add(key, None, value)
+                plan.tracker.differ(key, None, value)
         plan.start = spec.active
         plan.set_autostart = spec.autostart or None
         if spec.autostart:
-            plan.tracker.add("autostart", False, True)
+            plan.tracker.differ("autostart", False, True)
         if spec.active:
-            plan.tracker.add("active", False, True)
+            plan.tracker.differ("active", False, True)
         plan.predicted = summary(plan.define_xml, spec.active, spec.autostart)
         return plan
 
@@ -96,11 +96,11 @@ def plan_definition(spec, inactive, live=None, active=False, autostart=False):
         plan.define_xml = new
         before, after = flat(summary(inactive)), flat(summary(new))
         for key in sorted(before):
-            plan.tracker.add(key, before[key], after[key])
+            plan.tracker.differ(key, before[key], after[key])
         if len(dhcp_ranges(inactive)) > 1:
-            plan.tracker.add("ipv4.dhcp_ranges", [list(r) for r in dhcp_ranges(inactive)], [list(r) for r in dhcp_ranges(new)])
-        if not plan.tracker.changed:  # a difference the summary does not show
-            plan.tracker.add("definition", [d[0] for d in differences], "as specified")
+            plan.tracker.differ("ipv4.dhcp_ranges", [list(r) for r in dhcp_ranges(inactive)], [list(r) for r in dhcp_ranges(new)])
+        if not plan.changed:  # a difference the summary does not show
+            plan.tracker.differ("definition", [d[0] for d in differences], "as specified")
     # What the running network lacks; more than `differences` when an earlier
     # definition was saved without a restart.
     live_differences = definition_differences(spec, live) if active and live is not None else []
@@ -113,18 +113,18 @@ def plan_definition(spec, inactive, live=None, active=False, autostart=False):
             if spec.restart:
                 plan.restart = True
                 if not differences:
-                    plan.tracker.add("running", "outdated definition", "restarted with the defined one")
+                    plan.tracker.differ("running", "outdated definition", "restarted with the defined one")
             else:
                 plan.restart_required = True
     if spec.active and not active:
         plan.start = True
-        plan.tracker.add("active", False, True)
+        plan.tracker.differ("active", False, True)
     elif active and not spec.active:
         plan.stop = True
-        plan.tracker.add("active", True, False)
+        plan.tracker.differ("active", True, False)
     if bool(autostart) != spec.autostart:
         plan.set_autostart = spec.autostart
-        plan.tracker.add("autostart", bool(autostart), spec.autostart)
+        plan.tracker.differ("autostart", bool(autostart), spec.autostart)
     plan.predicted = summary(new, spec.active, spec.autostart)
     return plan
 
@@ -212,9 +212,7 @@ class NetworkBackend(Backend):
         self._check_dev(spec, changes)
         self._check_subnet(spec, changes, live, inactive)
 
-        plan = Plan(spec.name)
-        diff = changes.tracker.diff()
-        plan.before, plan.after = diff["before"], diff["after"]
+        plan = changes.tracker
         plan.result = dict(network=changes.predicted, restarted=changes.restart, restart_required=changes.restart_required,
                            live_updated=bool(changes.live_update))
         _Apply(self.connection, spec, network, inactive, active, autostart).add_actions(plan, changes)
