@@ -133,7 +133,9 @@ def test_invalid_inputs_fail_naming_the_field_before_anything_is_touched(lab, re
             reconcile(params(**args), check_mode=False)
         except reconcile.Failed as e:
             message = str(e)
-            if not message.startswith(field + ": ") or len(message.splitlines()) != 1:
+            if message.startswith("Failed to log to syslog (embedded null character)") and "\\x00" in repr(args):
+                pass  # ansible-core >= 2.21 refuses a NUL in any argument before the module runs
+            elif not message.startswith(field + ": ") or len(message.splitlines()) != 1:
                 problems.append((field, message))
         else:
             problems.append((field, "did not fail"))
