@@ -28,6 +28,14 @@ if [[ -s "$image" ]]; then
   exit 0
 fi
 
+# The build's mounts live in a mount namespace of their own: a container or a
+# guest started meanwhile copies the host's mounts, and a copy of ours kept the
+# file system mounted after our umount, its journal not replayed, so GRUB found
+# no grub.cfg (seen: a guest at the grub> prompt).
+if [[ -z "${KVMOPS_CLOUDIMAGE_NS:-}" ]]; then
+  exec env KVMOPS_CLOUDIMAGE_NS=1 unshare --mount --propagation private "$PWD/tests/lab/cloudimage.sh" "$@"
+fi
+
 start=$(date +%s)
 mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
 mirror=${mirror:-http://deb.debian.org/debian}
@@ -130,6 +138,10 @@ for sub in dev/pts dev proc sys; do umount "$mnt/$sub"; done
 # Blocks of deleted files (debootstrap's .debs) become holes, so the qcow2 holds only data.
 fstrim "$mnt" || true
 umount "$mnt"
+if dumpe2fs -h "$part" 2>/dev/null | grep -q needs_recovery; then
+  echo "cloudimage: the file system is still mounted elsewhere (journal not replayed); not converting it" >&2
+  exit 1
+fi
 losetup -d "$loop"
 loop=""
 [[ -n "$made_node" ]] && rm -f "$made_node"
