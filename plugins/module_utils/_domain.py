@@ -153,7 +153,7 @@ class DomainBackend(Backend):
 
     def plan(self, spec):
         # The first plan of an item uses the handle its validation looked up; a
-        # re-plan (after another client's change, on a new connection) looks up again.
+        # re-plan (after another client's change) looks up again.
         return _DomainPlanner(self.connection, spec, self._handles.pop(spec["name"], False)).plan()
 
     def applied(self, spec, plan):

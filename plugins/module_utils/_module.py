@@ -39,13 +39,18 @@ def require_libs(module, lxml=True):
 
 
 class _ItemFailed(Exception):
-    """An error while applying one item, with the actions already applied."""
+    """An error while planning or applying one item, with the actions already applied."""
 
-    def __init__(self, error, plan, done):
+    def __init__(self, error, name, done):
         super().__init__(str(error))
         self.error = error
-        self.plan = plan
+        self.name = name
         self.done = done
+
+
+def _name_of(spec):
+    name = spec.get("name") if isinstance(spec, dict) else getattr(spec, "name", None)
+    return name if isinstance(name, str) else None
 
 
 class _Runner:
@@ -77,7 +82,7 @@ class _Runner:
     def run(self):
         errors = self._errors()
         try:
-            specs = self.backend.specs(self.module.params)
+            specs = self._specs()
             for spec in specs:
                 self.items.append(self._converge(spec))
             if not self.module.check_mode:
@@ -91,40 +96,53 @@ class _Runner:
                 self.connection.close()
         self.module.exit_json(**self.backend.finish(self._result()))
 
-    def _converge(self, spec):
-        """Plan one object and, unless checking, apply the plan.  A refusal
-        meaning another client got there first re-plans from a fresh read:
-        the refused call changed nothing, every earlier write is real state
-        the new plan reads back, and the new plan writes only what still
-        differs, so no write is repeated blindly.  A conflict that persists
-        past CONCURRENT_RETRIES still fails."""
-        replanned = False
+    def _specs(self):
+        """Every item, validated (read only): read again when another client
+        changed what the reads saw."""
         for attempt in range(CONCURRENT_RETRIES + 1):
-            plan = self.backend.plan(spec)
-            if self.module.check_mode:
-                return self._item(plan, plan.result, replanned)
-            done = []
             try:
+                return self.backend.specs(self.module.params)
+            except self.concurrent:
+                if attempt == CONCURRENT_RETRIES:
+                    raise
+                time.sleep(_RETRY_PAUSE * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _converge(self, spec):
+        """Plan one object and, unless checking, apply the plan.  When another
+        client changed the object meanwhile (while this run read it, wrote it
+        or read it back), the item is planned again from a fresh read: a
+        refused call changed nothing, every earlier write is real state the
+        new plan reads back, and the new plan writes only what still differs,
+        so no write is repeated blindly.  The connection stays open: it is
+        not at fault, and the back end's handles stay valid.  A conflict that
+        persists past CONCURRENT_RETRIES still fails.  The item is changed
+        when any attempt wrote something."""
+        wrote = False
+        for attempt in range(CONCURRENT_RETRIES + 1):
+            plan, done = None, []
+            try:
+                plan = self.backend.plan(spec)
+                if self.module.check_mode:
+                    return self._item(plan, plan.result, False)
                 for label, apply in plan.actions:
                     if apply is not None:
                         apply()
                     done.append(label)
+                return self._item(plan, self.backend.applied(spec, plan), wrote)
             except self.concurrent as error:
+                wrote = wrote or bool(done)
                 if attempt == CONCURRENT_RETRIES:
-                    raise _ItemFailed(error, plan, done)
-                replanned = True
-                self.connection.close()
+                    raise _ItemFailed(error, plan.name if plan else _name_of(spec), done)
                 time.sleep(_RETRY_PAUSE * (attempt + 1))
-                continue
             except self._errors() as error:
-                raise _ItemFailed(error, plan, done)
-            return self._item(plan, self.backend.applied(spec, plan), replanned)
+                raise _ItemFailed(error, plan.name if plan else _name_of(spec), done)
         raise AssertionError("unreachable")
 
-    def _item(self, plan, result, replanned):
+    def _item(self, plan, result, wrote):
         for warning in plan.warnings:
             self.module.warn(warning)
-        item = dict(name=plan.name, changed=plan.changed or replanned, actions=plan.labels)
+        item = dict(name=plan.name, changed=plan.changed or wrote, actions=plan.labels)
         item.update(result)
         if self.module._diff and plan.changed:
             item["diff"] = plan.diff()
@@ -151,12 +169,12 @@ class _Runner:
     def _fail(self, message, failure=None):
         items = list(self.items)
         if failure is not None:
-            failed = dict(name=failure.plan.name, changed=bool(failure.done), failed=True, msg=message,
+            failed = dict(name=failure.name, changed=bool(failure.done), failed=True, msg=message,
                           actions=failure.done)
             items.append(failed)
         result = self._shaped(items) if items else dict(changed=False)
         if self.list_form and failure is not None:
-            message = "{0}[{1}] ({2}): {3}".format(self.backend.list_key, len(items) - 1, failure.plan.name, message)
+            message = "{0}[{1}] ({2}): {3}".format(self.backend.list_key, len(items) - 1, failure.name, message)
         result.pop("failed", None)
         result.pop("msg", None)
         self.module.fail_json(msg=message, **result)
