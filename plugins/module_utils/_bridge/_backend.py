@@ -17,10 +17,59 @@ import abc
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._live import converge_script
 
 
-class NetConfig:
-    """What a backend renders: the bridge (or a released port) with resolved addresses."""
+BOND_MODES = ("balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb")
 
-    def __init__(self, name, ports=(), mac=None, mac_in_files=False, mtu=None, stp=False, forward_delay=None, ipcfgs=()):
+
+class BondConfig:
+    """A bond (kernel module bonding) under the bridge, or under its VLAN.
+
+    `mode` is the kernel's name (BOND_MODES); `ports` the member NICs;
+    `miimon` (ms) an int or None; `lacp_rate` None, "slow" or "fast"
+    (802.3ad only); `xmit_hash_policy` None or the kernel's name
+    ("layer2", "layer3+4", ...); `primary` None or a member (active-backup only)."""
+
+    def __init__(self, name, mode, ports=(), miimon=None, lacp_rate=None, xmit_hash_policy=None, primary=None):
+        self.name = name
+        self.mode = mode
+        self.ports = list(ports)
+        self.miimon = miimon
+        self.lacp_rate = lacp_rate
+        self.xmit_hash_policy = xmit_hash_policy
+        self.primary = primary
+
+    def __repr__(self):
+        return "BondConfig(%r, %r, %r)" % (self.name, self.mode, self.ports)
+
+
+class VlanConfig:
+    """An 802.1Q VLAN device (kernel module 8021q) under the bridge.
+
+    `name` is the VLAN device (default "<parent>.<id>", at most 15 bytes),
+    `id` an int 1..4094, `parent` a NIC or the bond's name (bond -> VLAN -> bridge)."""
+
+    def __init__(self, id, parent, name=None):  # pylint: disable=redefined-builtin
+        self.id = id
+        self.parent = parent
+        self.name = name or "%s.%d" % (parent, id)
+
+    def __repr__(self):
+        return "VlanConfig(%r, %r, %r)" % (self.name, self.id, self.parent)
+
+
+class NetConfig:
+    """What a backend renders: the bridge (or a released port) with resolved addresses.
+
+    `ports` are the bridge's ports INCLUDING the upper device that is one of
+    them: the bond's name, or the VLAN's name when there is a VLAN.  `bond`
+    (BondConfig or None) and `vlan` (VlanConfig or None) are defined with the
+    bridge; with both, `vlan.parent == bond.name`; bond members are
+    `bond.ports`.  In absent(name, port_cfg) the released port_cfg is the
+    device that gets the address back (the VLAN if any, else the bond) and
+    carries the same `bond`/`vlan`: removing the bridge keeps the bond/VLAN
+    defined and gives it the address."""
+
+    def __init__(self, name, ports=(), mac=None, mac_in_files=False, mtu=None, stp=False, forward_delay=None, ipcfgs=(),
+                 bond=None, vlan=None):
         self.name = name
         self.ports = list(ports)
         self.mac = mac
@@ -29,6 +78,8 @@ class NetConfig:
         self.stp = stp
         self.forward_delay = forward_delay
         self.ipcfgs = list(ipcfgs)
+        self.bond = bond
+        self.vlan = vlan
 
 
 class BridgeBackend(abc.ABC):
