@@ -31,8 +31,10 @@ options:
     default: br0
   ports:
     description:
-      - NICs that become ports of the bridge; the first one's address is taken over. Required with O(state=present).
-      - With O(state=absent), the port that gets the address back (by default the bridge's first port).
+      - NICs that become ports of the bridge; the first one's address is taken over. Required with O(state=present),
+        unless O(bond) or O(vlan) makes the port; then it lists only other ports.
+      - With O(state=absent), the port that gets the address back (by default the bridge's first port; with O(bond) or
+        O(vlan), the bond or the VLAN).
     type: list
     elements: str
     default: []
@@ -50,6 +52,60 @@ options:
     description:
       - As O(ipv4) for IPv6. By default IPv6 addresses are left alone.
     type: raw
+  bond:
+    description:
+      - A bond (Linux bonding driver) made of O(bond.ports) becomes the bridge's port (bond → bridge), or the parent of
+        O(vlan) (bond → VLAN → bridge). O(ports) then lists only other ports, usually none.
+      - With O(ipv4=takeover) the bridge takes the address of the bond's first port.
+      - Removing the bridge (O(state=absent) with the same O(bond)) keeps the bond, which gets the address back.
+      - The managed host's kernel needs the bonding driver; without it the module fails before changing anything.
+    type: dict
+    suboptions:
+      name:
+        description: Name of the bond device, such as V(bond0). Required.
+        type: str
+      mode:
+        description: The bonding mode (the kernel's names). V(802.3ad) needs LACP on the switch ports.
+        type: str
+        choices: [balance-rr, active-backup, balance-xor, broadcast, 802.3ad, balance-tlb, balance-alb]
+        default: active-backup
+      ports:
+        description: The NICs that the bond aggregates (at least one). They must exist and be in no other bridge or bond.
+        type: list
+        elements: str
+      miimon:
+        description: Link monitoring interval in milliseconds (V(0) turns it off).
+        type: int
+        default: 100
+      lacp_rate:
+        description: How often the link partner sends LACPDUs; O(bond.mode=802.3ad) only.
+        type: str
+        choices: [slow, fast]
+      xmit_hash_policy:
+        description: How traffic is spread over the ports; modes V(balance-xor), V(802.3ad), V(balance-tlb), V(balance-alb).
+        type: str
+        choices: [layer2, layer2+3, layer3+4, encap2+3, encap3+4, vlan+srcmac]
+      primary:
+        description: The port that carries the traffic while it is up; O(bond.mode=active-backup) only, one of O(bond.ports).
+        type: str
+  vlan:
+    description:
+      - An 802.1Q VLAN device becomes the bridge's port (a bridge per VLAN on a trunk).
+      - Its parent is a NIC, or the bond of O(bond) (bond → VLAN → bridge; then O(vlan.parent) may be left out).
+      - With O(ipv4=takeover) the bridge takes the address of the parent NIC (with a bond, of the bond's first port).
+      - Removing the bridge (O(state=absent) with the same O(vlan)) keeps the VLAN, which gets the address back.
+      - The managed host's kernel needs the 8021q driver; without it the module fails before changing anything.
+    type: dict
+    suboptions:
+      id:
+        description: The VLAN id, 1 to 4094. Required.
+        type: int
+      parent:
+        description: The NIC that carries the VLAN, or the name of O(bond.name). It must be in no bridge.
+        type: str
+      name:
+        description: Name of the VLAN device, at most 15 bytes. By default C(<parent>.<id>), such as V(bond0.100).
+        type: str
   stp:
     description: Whether the bridge runs the spanning tree protocol.
     type: bool
@@ -120,6 +176,11 @@ notes:
     with V(networkmanager), /etc/NetworkManager/system-connections/kvmops-*.nmconnection (other profiles of the
     port get C(autoconnect=false)).
   - The V(ifcfg) backend's files are tested against the tutorial's own; its live path has not been run on an EL host.
+  - With O(bond) or O(vlan), each backend writes the bond (its ports) and the VLAN beside the bridge; the files are
+    checked against golden files derived from each tool's documentation. With V(ifupdown) a bond needs the ifenslave
+    package. They have been run live only where the kernel has the bonding and 8021q drivers.
+  - The kernel check looks for /sys/class/net/bonding_masters or /sys/module/bonding (bonding), /proc/net/vlan/config
+    or /sys/module/8021q (8021q), else asks C(modprobe -n); the error starts with C(kernel:) and names the driver.
 author:
   - kvmops contributors (@kvmops)
 """
@@ -154,6 +215,36 @@ EXAMPLES = r"""
   kvmops.hypervisor.kvm_bridge:
     name: br0
     state: absent
+
+- name: An LACP bond of two NICs under br0, which takes eno1's address
+  kvmops.hypervisor.kvm_bridge:
+    name: br0
+    bond:
+      name: bond0
+      mode: 802.3ad
+      ports: [eno1, eno2]
+      lacp_rate: fast
+      xmit_hash_policy: layer3+4
+
+- name: A bridge for VLAN 20 of the trunk eno2 (a bridge per VLAN)
+  kvmops.hypervisor.kvm_bridge:
+    name: br20
+    vlan:
+      id: 20
+      parent: eno2
+    ipv4:
+      address: 192.0.2.20/24
+
+- name: bond -> VLAN -> bridge
+  kvmops.hypervisor.kvm_bridge:
+    name: br100
+    bond:
+      name: bond0
+      mode: active-backup
+      ports: [eno1, eno2]
+      primary: eno1
+    vlan:
+      id: 100
 """
 
 RETURN = r"""
@@ -220,6 +311,21 @@ def main():
         ports=dict(type="list", elements="str", default=[]),
         ipv4=dict(type="raw", default="takeover"),
         ipv6=dict(type="raw"),
+        bond=dict(type="dict", options=dict(
+            name=dict(type="str"),
+            mode=dict(type="str", default="active-backup",
+                      choices=["balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"]),
+            ports=dict(type="list", elements="str"),
+            miimon=dict(type="int", default=100),
+            lacp_rate=dict(type="str", choices=["slow", "fast"]),
+            xmit_hash_policy=dict(type="str", choices=["layer2", "layer2+3", "layer3+4", "encap2+3", "encap3+4", "vlan+srcmac"]),
+            primary=dict(type="str"),
+        )),
+        vlan=dict(type="dict", options=dict(
+            id=dict(type="int"),
+            parent=dict(type="str"),
+            name=dict(type="str"),
+        )),
         stp=dict(type="bool", default=False),
         forward_delay=dict(type="int"),
         mtu=dict(type="int"),

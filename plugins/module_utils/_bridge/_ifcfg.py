@@ -3,7 +3,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """EL network-scripts (the tutorial's CentOS 7): ifcfg-<port> gets BRIDGE=
 and loses its address (commented out, as the tutorial does by hand),
-ifcfg-<bridge> is TYPE=Bridge with IPADDR/NETMASK/GATEWAY."""
+ifcfg-<bridge> is TYPE=Bridge with IPADDR/NETMASK/GATEWAY.
+
+A bond is ifcfg-<bond> with TYPE=Bond, BONDING_MASTER=yes and BONDING_OPTS,
+its ports ifcfg-<nic> with MASTER=<bond> and SLAVE=yes; a VLAN is
+ifcfg-<parent>.<id> with VLAN=yes, PHYSDEV and VLAN_ID (RHEL's "Configuring
+network bonding / VLAN tagging using ifcfg files" and
+/usr/share/doc/initscripts/sysconfig.txt).  The bridge's port among them gets
+BRIDGE=<bridge>."""
 
 from __future__ import annotations
 
@@ -127,21 +134,82 @@ def render_released_port(existing, port_cfg):
     return "\n".join(lines) + "\n"
 
 
+def _bonding_opts(bond):
+    opts = ["mode={0}".format(bond.mode)]
+    if bond.miimon is not None:
+        opts.append("miimon={0}".format(bond.miimon))
+    if bond.lacp_rate:
+        opts.append("lacp_rate={0}".format(bond.lacp_rate))
+    if bond.xmit_hash_policy:
+        opts.append("xmit_hash_policy={0}".format(bond.xmit_hash_policy))
+    if bond.primary:
+        opts.append("primary={0}".format(bond.primary))
+    return '"{0}"'.format(" ".join(opts))
+
+
+def render_member(existing, port, bond):
+    """ifcfg-<nic> as a bond port: the address keys commented out, MASTER=<bond>, SLAVE=yes."""
+    text = render_port(existing, port, "-")
+    lines = [line for line in text.splitlines() if _key(line) not in ("BRIDGE", "MASTER", "SLAVE") or line.startswith("#")]
+    return "\n".join(lines + ["MASTER={0}".format(bond), "SLAVE=yes"]) + "\n"
+
+
+def render_parent(existing, port):
+    """ifcfg-<nic> under a VLAN: the address keys commented out, no bridge."""
+    text = render_port(existing, port, "-")
+    return "\n".join(line for line in text.splitlines() if _key(line) != "BRIDGE" or line.startswith("#")) + "\n"
+
+
+def render_link(cfg, name, bridge, ipcfgs):
+    """ifcfg-<bond> or ifcfg-<vlan>: BRIDGE=<bridge> for the bridge's port, else its addresses (ipcfgs)."""
+    bond, vlan = cfg.bond, cfg.vlan
+    if vlan is not None and name == vlan.name:
+        lines = ["VLAN=yes", "TYPE=Vlan", "PHYSDEV={0}".format(vlan.parent), "VLAN_ID={0}".format(vlan.id)]
+    else:
+        lines = ["TYPE=Bond", "BONDING_MASTER=yes", "BONDING_OPTS={0}".format(_bonding_opts(bond))]
+    v4 = [c for c in ipcfgs if c.family == 4]
+    lines += ["NAME={0}".format(name), "DEVICE={0}".format(name), "ONBOOT=yes",
+              "BOOTPROTO={0}".format("dhcp" if v4 and v4[0].mode == "dhcp" else "none")]
+    lines += _address_lines(ipcfgs)
+    if bridge:
+        lines.append("BRIDGE={0}".format(bridge))
+    return "\n".join(lines) + "\n"
+
+
 class IfcfgBackend(BridgeBackend):
     name = "ifcfg"
 
     def check(self, which):
         return None  # files only; the live change is made with iproute2 as for every backend
 
+    def _links(self, cfg, upper_bridge, upper_ipcfgs):
+        result = {}
+        bond, vlan = cfg.bond, cfg.vlan
+        upper = vlan.name if vlan is not None else bond.name
+        if bond is not None:
+            for port in bond.ports:
+                result[_path(port)] = render_member(self.files.read(_path(port)), port, bond.name)
+            result[_path(bond.name)] = render_link(cfg, bond.name, upper_bridge if upper == bond.name else None,
+                                                   upper_ipcfgs if upper == bond.name else [])
+        if vlan is not None:
+            if bond is None:
+                result[_path(vlan.parent)] = render_parent(self.files.read(_path(vlan.parent)), vlan.parent)
+            result[_path(vlan.name)] = render_link(cfg, vlan.name, upper_bridge, upper_ipcfgs)
+        return result
+
     def present(self, cfg):
         result = {_path(cfg.name): render_bridge(cfg)}
         for port in cfg.ports:
             result[_path(port)] = render_port(self.files.read(_path(port)), port, cfg.name, cfg.mtu)
+        if cfg.bond is not None or cfg.vlan is not None:
+            result.update(self._links(cfg, cfg.name, []))
         return result
 
     def absent(self, name, port_cfg):
         result = {_path(name): None}
-        if port_cfg is not None:
+        if port_cfg is not None and (port_cfg.bond is not None or port_cfg.vlan is not None):
+            result.update(self._links(port_cfg, None, port_cfg.ipcfgs))
+        elif port_cfg is not None:
             result[_path(port_cfg.name)] = render_released_port(self.files.read(_path(port_cfg.name)), port_cfg)
         return result
 

@@ -5,7 +5,14 @@
 (manual) and the bridge stanzas (bridge_* options of bridge-utils).  A stanza
 of a port elsewhere (the installer's `allow-hotplug ens33` / `iface ens33
 inet static` in /etc/network/interfaces) is commented out, since ifupdown
-refuses an interface defined twice; the rollback restores those files too."""
+refuses an interface defined twice; the rollback restores those files too.
+
+A bond is an ifenslave stanza (bond-slaves, bond-mode, bond-miimon,
+bond-lacp-rate, bond-xmit-hash-policy, bond-primary: ifenslave's
+README.Debian); a VLAN is `iface <parent>.<id>` with vlan-raw-device
+(vlan-interfaces(5)).  The bridge's port (the VLAN, else the bond) is in the
+bridge's file; a bond under a VLAN is in kvmops-<bond>, which every bridge on
+that trunk writes alike."""
 
 from __future__ import annotations
 
@@ -77,6 +84,42 @@ def _family_stanzas(ifname, ipcfgs, extra):
     return lines
 
 
+def bond_options(bond):
+    opts = ["bond-slaves {0}".format(" ".join(bond.ports)), "bond-mode {0}".format(bond.mode)]
+    if bond.miimon is not None:
+        opts.append("bond-miimon {0}".format(bond.miimon))
+    if bond.lacp_rate:
+        opts.append("bond-lacp-rate {0}".format(bond.lacp_rate))
+    if bond.xmit_hash_policy:
+        opts.append("bond-xmit-hash-policy {0}".format(bond.xmit_hash_policy))
+    if bond.primary:
+        opts.append("bond-primary {0}".format(bond.primary))
+    return opts
+
+
+def upper_options(cfg):
+    """The option lines that make the bridge's port (the VLAN, else the bond)."""
+    if cfg.vlan is not None:
+        return ["vlan-raw-device {0}".format(cfg.vlan.parent)]
+    return bond_options(cfg.bond) if cfg.bond is not None else []
+
+
+def lower_bond_file(bond):
+    """kvmops-<bond> when the bond is under a VLAN: no address of its own."""
+    return "\n".join([HEADER, "auto {0}".format(bond.name), "iface {0} inet manual".format(bond.name)]
+                     + ["    " + o for o in bond_options(bond)]) + "\n"
+
+
+def _lower(cfg):
+    """The NICs (and the bond under a VLAN) whose stanzas elsewhere must go."""
+    names = set()
+    if cfg.bond is not None:
+        names |= set(cfg.bond.ports) | {cfg.bond.name}
+    if cfg.vlan is not None:
+        names |= {cfg.vlan.parent, cfg.vlan.name}
+    return names
+
+
 class IfupdownBackend(BridgeBackend):
     name = "ifupdown"
 
@@ -108,8 +151,11 @@ class IfupdownBackend(BridgeBackend):
     def present(self, cfg):
         own = _path(cfg.name)
         lines = [HEADER]
+        upper = cfg.vlan.name if cfg.vlan is not None else (cfg.bond.name if cfg.bond is not None else None)
         for port in cfg.ports:
             lines += ["auto {0}".format(port), "iface {0} inet manual".format(port)]
+            if port == upper:
+                lines += ["    " + o for o in upper_options(cfg)]
             if cfg.mtu:
                 lines.append("    mtu {0}".format(cfg.mtu))
             lines.append("")
@@ -123,7 +169,11 @@ class IfupdownBackend(BridgeBackend):
         lines.append("auto {0}".format(cfg.name))
         lines += _family_stanzas(cfg.name, [c for c in cfg.ipcfgs if c.managed], extra)
         result = {own: "\n".join(lines) + "\n"}
-        result.update(self._moved(set(cfg.ports) | {cfg.name}, own, [own] + [_path(p) for p in cfg.ports]))
+        mine = [own] + [_path(p) for p in cfg.ports]
+        if cfg.bond is not None and cfg.vlan is not None:
+            result[_path(cfg.bond.name)] = lower_bond_file(cfg.bond)
+            mine.append(_path(cfg.bond.name))
+        result.update(self._moved(set(cfg.ports) | {cfg.name} | _lower(cfg), own, mine))
         for port in cfg.ports:
             result[_path(port)] = None
         return result
@@ -133,9 +183,13 @@ class IfupdownBackend(BridgeBackend):
         if port_cfg is not None:
             own = _path(port_cfg.name)
             lines = [HEADER, "auto {0}".format(port_cfg.name)]
-            lines += _family_stanzas(port_cfg.name, [c for c in port_cfg.ipcfgs if c.managed], [])
+            lines += _family_stanzas(port_cfg.name, [c for c in port_cfg.ipcfgs if c.managed], upper_options(port_cfg))
             result[own] = "\n".join(lines) + "\n"
-            result.update(self._moved({port_cfg.name}, own, [own, _path(name)]))
+            mine = [own, _path(name)]
+            if port_cfg.bond is not None and port_cfg.vlan is not None:
+                result[_path(port_cfg.bond.name)] = lower_bond_file(port_cfg.bond)
+                mine.append(_path(port_cfg.bond.name))
+            result.update(self._moved({port_cfg.name} | _lower(port_cfg), own, mine))
         return result
 
     def reload_lines(self, names):

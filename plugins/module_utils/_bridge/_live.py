@@ -11,7 +11,9 @@ snapshot):
      "ports": [{"name", "exists", "mac", "master", "mtu", "addresses": [cidr]}],
      "routes": [{"family": 4|6, "gateway", "dev", "metric"}],     # default routes on the bridge or a port
      "families": [4, 6],                                          # families whose addresses are managed
-     "restore_routes": [...]}   # in a snapshot: default routes through other devices, put back by the rollback
+     "restore_routes": [...],   # in a snapshot: default routes through other devices, put back by the rollback
+     "links": [{"kind": "bond"|"vlan", "name", "exists", ...}]}   # with a bond or VLAN under the bridge (links_of):
+                                # made when exists, deleted when not (a rollback removes what the change made)
 """
 
 from __future__ import annotations
@@ -72,6 +74,17 @@ class LiveReader:
         kind = (link.get("linkinfo") or {}).get("info_kind")
         return dict(name=name, exists=True, mac=link.get("address"), master=link.get("master"),
                     mtu=link.get("mtu"), addresses=addresses, kind=kind)
+
+    def link(self, name):
+        """exists, kind and, for a bond or a VLAN, what it is: bond_mode, vlan_id, vlan_parent."""
+        link = self._link(name)
+        if link is None:
+            return dict(name=name, exists=False, kind=None)
+        info = link.get("linkinfo") or {}
+        data = info.get("info_data") or {}
+        kind = info.get("info_kind")
+        return dict(name=name, exists=True, kind=kind, bond_mode=data.get("mode") if kind == "bond" else None,
+                    vlan_id=data.get("id") if kind == "vlan" else None, vlan_parent=link.get("link") if kind == "vlan" else None)
 
     def bridge(self, name):
         info = self.interface(name)
@@ -151,6 +164,37 @@ def _route_cmd(verb, route):
     return shlex.join(argv)
 
 
+def link_lines(link):
+    """Shell lines that make the bond or VLAN `link` (a dict of BridgeManager's links_of) unless it exists.
+
+    A bond's ports are taken down before they are enslaved (the kernel
+    refuses an up NIC on older kernels) and only when they are not in it
+    already; the ports loop of converge_script brings them up again."""
+    q = shlex.quote
+    name = q(link["name"])
+    if link["kind"] == "vlan":
+        return ["ip link show dev {0} >/dev/null 2>&1 || ip link add link {1} name {0} type vlan id {2}".format(
+                    name, q(link["parent"]), int(link["id"])),
+                "ip link set dev {0} up".format(name)]
+    opts = ["mode", q(link["mode"])]
+    if link.get("miimon") is not None:
+        opts += ["miimon", str(int(link["miimon"]))]
+    if link.get("lacp_rate"):
+        opts += ["lacp_rate", q(link["lacp_rate"])]
+    if link.get("xmit_hash_policy"):
+        opts += ["xmit_hash_policy", q(link["xmit_hash_policy"])]
+    lines = ["ip link show dev {0} >/dev/null 2>&1 || ip link add name {0} type bond {1}".format(name, " ".join(opts))]
+    for port in link["ports"]:
+        lines.append(
+            "d={d} b={b}; if [ \"$(basename \"$(readlink /sys/class/net/\"$d\"/master 2>/dev/null)\" 2>/dev/null)\" != \"$b\" ];"
+            " then ip link set dev \"$d\" nomaster; ip link set dev \"$d\" down; ip link set dev \"$d\" master \"$b\"; fi"
+            .format(d=q(port), b=name))
+    if link.get("primary"):
+        lines.append("ip link set dev {0} type bond primary {1}".format(name, q(link["primary"])))
+    lines.append("ip link set dev {0} up".format(name))
+    return lines
+
+
 def converge_script(target, strict):
     """Shell lines moving the host to `target`, from whatever state it is in.
 
@@ -177,6 +221,11 @@ def converge_script(target, strict):
             lines.append("ip link set dev {0} address {1}".format(name, q(br["mac"])))
         if br.get("mtu"):
             lines.append("ip link set dev {0} mtu {1}".format(name, int(br["mtu"])))
+    # The bond and the VLAN under the bridge: made when the state has them, deleted (VLAN first) when it does not.
+    links = target.get("links", [])
+    for link in links:
+        if link["exists"]:
+            lines += link_lines(link)
     for port in target["ports"]:
         if not port.get("exists", True):
             continue
@@ -214,6 +263,9 @@ def converge_script(target, strict):
                 "d={d} k={k}; for a in $(ip -{f} -o addr show dev \"$d\" scope global | awk '{{print $4}}'); do"
                 " case \" $k \" in *\" $a \"*) ;; *) ip addr del \"$a\" dev \"$d\" || true;; esac; done"
                 .format(f=family, d=q(dev["name"]), k=q(keep)))
+    for link in reversed(links):
+        if not link["exists"]:
+            lines.append("if ip link show dev {0} >/dev/null 2>&1; then ip link del dev {0}; fi".format(q(link["name"])))
     if not br["exists"]:
         lines.append("if ip link show dev {0} >/dev/null 2>&1; then ip link del dev {0}; fi".format(name))
     return lines

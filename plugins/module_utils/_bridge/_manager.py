@@ -63,6 +63,36 @@ def detect_backend(run, files, which):
                    "set backend")
 
 
+def kernel_features(spec, run, files, which):
+    """What the kernel lacks for spec's bond/VLAN: [(field, module, message)].  A driver counts as there
+    when its sysfs/procfs entry exists (built in or loaded) or `modprobe -n` finds it (loadable)."""
+    def loadable(module):
+        return bool(which("modprobe")) and run(["modprobe", "-n", "-q", module])[0] == 0
+    missing = []
+    if spec.bond is not None and not (files.exists("/sys/class/net/bonding_masters") or files.exists("/sys/module/bonding")
+                                      or loadable("bonding")):
+        missing.append(("bond", "kernel: the managed host has no bonding driver (module bonding: no "
+                                "/sys/class/net/bonding_masters, modprobe -n bonding fails)"))
+    if spec.vlan is not None and not (files.exists("/proc/net/vlan/config") or files.exists("/sys/module/8021q")
+                                      or loadable("8021q")):
+        missing.append(("vlan", "kernel: the managed host has no 802.1Q VLAN driver (module 8021q: no /proc/net/vlan, "
+                                "modprobe -n 8021q fails)"))
+    return missing
+
+
+def links_of(spec):
+    """The devices the module makes under the bridge, in creation order (bond, then VLAN), as plain dicts."""
+    links = []
+    if spec.bond is not None:
+        b = spec.bond
+        links.append(dict(kind="bond", name=b.name, exists=True, mode=b.mode, ports=list(b.ports), miimon=b.miimon,
+                          lacp_rate=b.lacp_rate, xmit_hash_policy=b.xmit_hash_policy, primary=b.primary))
+    if spec.vlan is not None:
+        v = spec.vlan
+        links.append(dict(kind="vlan", name=v.name, exists=True, id=v.id, parent=v.parent))
+    return links
+
+
 def _of(addresses, family):
     return [a for a in addresses if family_of(a) == family]
 
@@ -169,7 +199,38 @@ class BridgeManager:
                 fam, port0["name"], actual["bridge"]["name"], field))
         return IpConfig(fam, "static" if cfg.mode == "takeover" else "dhcp", source, gateways[0] if gateways else None, dns)
 
+    def _check_lower(self, spec, actual):
+        """The bond's ports and the VLAN's parent NIC exist and belong to nothing else."""
+        if spec.bond is not None:
+            for p in spec.bond.ports:
+                port = _port(actual, p)
+                if not port["exists"]:
+                    raise ValidationError("bond.ports", "no interface named {0!r} on the managed host".format(p))
+                if port["master"] not in (None, spec.bond.name):
+                    raise ValidationError("bond.ports", "{0!r} is a port of {1} already; release it there first".format(
+                        p, port["master"]))
+        if spec.vlan is not None and spec.bond is None:
+            parent = _port(actual, spec.vlan.parent)
+            if not parent["exists"]:
+                raise ValidationError("vlan.parent", "no interface named {0!r} on the managed host".format(spec.vlan.parent))
+            if parent["master"] is not None:
+                raise ValidationError("vlan.parent", "{0!r} is a port of {1}; a VLAN on it would see none of its "
+                                      "traffic".format(spec.vlan.parent, parent["master"]))
+        for link in actual.get("links", []):
+            field = "bond.name" if link["kind"] == "bond" else "vlan.name"
+            if link["exists"] and link.get("live_kind") != link["kind"]:
+                raise ValidationError(field, "{0!r} exists and is not a {1} (it is a {2})".format(
+                    link["name"], link["kind"], link.get("live_kind") or "plain interface"))
+            if link["exists"] and link["kind"] == "bond" and link.get("live_mode") not in (None, spec.bond.mode):
+                raise ValidationError("bond.mode", "{0} runs in mode {1}; the module does not change a bond's mode live "
+                                      "(delete the bond first)".format(link["name"], link["live_mode"]))
+            if link["exists"] and link["kind"] == "vlan" and (link.get("live_id"), link.get("live_parent")) not in (
+                    (None, None), (spec.vlan.id, spec.vlan.parent)):
+                raise ValidationError("vlan.name", "{0} exists as VLAN {1} on {2}, not {3} on {4}".format(
+                    link["name"], link.get("live_id"), link.get("live_parent"), spec.vlan.id, spec.vlan.parent))
+
     def plan_present(self, spec, actual):
+        self._check_lower(spec, actual)
         for p in spec.ports:
             port = _port(actual, p)
             if not port["exists"]:
@@ -177,7 +238,7 @@ class BridgeManager:
             if port["master"] not in (None, spec.name):
                 # Taking it would cut whatever runs through the other bridge (or bond) now.
                 raise ValidationError("ports", "{0!r} is a port of {1} already; release it there first".format(p, port["master"]))
-        port0 = _port(actual, spec.ports[0])
+        port0 = _port(actual, spec.source)
         br = actual["bridge"]
         resolved = [self._resolve(c, actual, port0, "ipv{0}".format(c.family)) for c in spec.families]
         managed = [c.family for c in resolved]
@@ -192,29 +253,45 @@ class BridgeManager:
             bridge=dict(name=spec.name, exists=True, mac=mac, mtu=spec.mtu, stp=spec.stp, forward_delay=spec.forward_delay,
                         addresses=addresses),
             ports=[], routes=routes, families=managed)
+        links = links_of(spec)
+        if links:
+            target["links"] = links
+        made = [link["name"] for link in links]
+        bond_ports = spec.bond.ports if spec.bond is not None else []
         for p in actual["ports"]:
             keep = [a for a in p["addresses"] if family_of(a) not in managed]
-            if p["name"] in spec.ports:
+            if p["name"] in spec.bridge_ports:
                 target["ports"].append(dict(name=p["name"], exists=True, mac=p["mac"], master=spec.name, mtu=spec.mtu, addresses=keep))
+            elif p["name"] in bond_ports:
+                target["ports"].append(dict(name=p["name"], exists=True, mac=p["mac"], master=spec.bond.name, mtu=None,
+                                            addresses=keep))
+            elif p["name"] in made or p["name"] in spec.lower:  # the bond under the VLAN, the VLAN's parent NIC
+                target["ports"].append(dict(name=p["name"], exists=True, mac=p["mac"], master=None, mtu=None, addresses=keep))
             else:  # enslaved now, not wanted any more
                 target["ports"].append(dict(name=p["name"], exists=True, mac=p["mac"], master=None, mtu=None, addresses=p["addresses"]))
-        cfg = NetConfig(spec.name, spec.ports, mac, spec.mac is not None, spec.mtu, spec.stp, spec.forward_delay, resolved)
+        cfg = NetConfig(spec.name, spec.bridge_ports, mac, spec.mac is not None, spec.mtu, spec.stp, spec.forward_delay, resolved,
+                        bond=spec.bond, vlan=spec.vlan)
         return target, cfg
 
     def plan_absent(self, spec, actual):
         br = actual["bridge"]
         if not br["exists"]:
             return actual, None
-        names = spec.ports or [p["name"] for p in actual["ports"] if p["master"] == spec.name]
+        names = ([spec.upper] if spec.upper else spec.ports) or [p["name"] for p in actual["ports"] if p["master"] == spec.name]
         port0 = _port(actual, names[0]) if names else None
         if port0 is not None and not port0["exists"]:
-            raise ValidationError("ports", "no interface named {0!r} on the managed host".format(port0["name"]))
+            field = "ports" if not spec.upper else ("vlan.name" if spec.vlan is not None else "bond.name")
+            raise ValidationError(field, "no interface named {0!r} on the managed host".format(port0["name"]))
         target = dict(bridge=dict(br, exists=False), ports=[], routes=[], families=[4, 6])
+        if actual.get("links"):
+            target["links"] = [dict(link) for link in actual["links"]]  # kept as they are: the bond/VLAN stays
+        lower = set(spec.lower) | set(link["name"] for link in actual.get("links", []))
         for p in actual["ports"]:
             addresses = list(p["addresses"])
             if port0 is not None and p["name"] == port0["name"]:
                 addresses += [a for a in br["addresses"] if a not in addresses]
-            target["ports"].append(dict(p, master=None, addresses=addresses))
+            master = p["master"] if p["name"] in lower and p["master"] != spec.name else None  # bond ports stay in it
+            target["ports"].append(dict(p, master=master, addresses=addresses))
         if port0 is None:
             target["routes"] = [r for r in actual["routes"] if r["dev"] != spec.name]
             return target, None
@@ -229,7 +306,24 @@ class BridgeManager:
             elif addrs:
                 ipcfgs.append(IpConfig(fam, "static", addrs, gateways[0] if gateways else None,
                                        [d for d in dns if ipaddress.ip_address(d).version == fam]))
-        return target, NetConfig(port0["name"], ipcfgs=ipcfgs)
+        return target, NetConfig(port0["name"], ipcfgs=ipcfgs, bond=spec.bond if spec.upper else None,
+                                 vlan=spec.vlan if spec.upper else None)
+
+    def read_state(self, spec):
+        """The live state of the bridge, its ports, the bond's ports and the VLAN's parent; with a bond or VLAN
+        also "links": what the bond and the VLAN are now (exists, live_kind, live_mode, live_id, live_parent)."""
+        names = list(spec.bridge_ports)
+        names += [n for n in spec.lower + ([spec.bond.name] if spec.bond is not None and spec.vlan is not None else [])
+                  if n not in names]
+        actual = self.reader.state(spec.name, names)
+        links = links_of(spec)
+        for link in links:
+            info = self.reader.link(link["name"])
+            link.update(exists=info["exists"], live_kind=info.get("kind"), live_mode=info.get("bond_mode"),
+                        live_id=info.get("vlan_id"), live_parent=info.get("vlan_parent"))
+        if links:
+            actual["links"] = links
+        return actual
 
     @staticmethod
     def live_changes(actual, target):
@@ -238,6 +332,13 @@ class BridgeManager:
         name = t_br["name"]
         if a_br["exists"] != t_br["exists"]:
             changes.append("{0} bridge {1}".format("create" if t_br["exists"] else "delete", name))
+        have_links = dict((link["name"], link) for link in actual.get("links", []))
+        for link in target.get("links", []):
+            if link["exists"] and not have_links.get(link["name"], {}).get("exists"):
+                if link["kind"] == "bond":
+                    changes.append("create bond {0} (mode {1}, ports {2})".format(link["name"], link["mode"], ", ".join(link["ports"])))
+                else:
+                    changes.append("create vlan {0} (id {1} on {2})".format(link["name"], link["id"], link["parent"]))
         if t_br["exists"]:
             for key in ("mac", "mtu", "stp", "forward_delay"):
                 if t_br.get(key) is not None and (not a_br["exists"] or a_br[key] != t_br[key]):
@@ -246,6 +347,8 @@ class BridgeManager:
         for a, t in devices:
             if not t.get("exists", True) or (t is t_br and not t_br["exists"]):
                 continue
+            if a is not None and a is not a_br and not a["exists"]:
+                a = dict(a, master=None, mtu=None, addresses=[])  # made by this change (the bond or the VLAN)
             if t is not t_br:
                 if a["master"] != t["master"]:
                     changes.append("{0} master: {1} -> {2}".format(t["name"], a["master"], t["master"]))
@@ -314,7 +417,13 @@ class BridgeManager:
         backend = BACKEND_CLASSES[backend_name](self.files)
         backend.check(self.which)
 
-        actual = self.reader.state(spec.name, spec.ports)
+        actual = self.read_state(spec)
+        if spec.state == "present":
+            made = dict((link["name"], link) for link in actual.get("links", []))
+            missing = [(field, msg) for field, msg in kernel_features(spec, self.run, self.files, self.which)
+                       if not made.get(spec.bond.name if field == "bond" else spec.vlan.name, {}).get("exists")]
+            if missing:
+                raise ValidationError(missing[0][0], "; ".join(m for _f, m in missing) + "; nothing was changed")
         port_cfg = None
         if spec.state == "present":
             target, cfg = self.plan_present(spec, actual)
@@ -341,7 +450,7 @@ class BridgeManager:
                            reached=[])
         if not labels:
             return plan
-        ports = spec.ports if spec.state == "present" else ([port_cfg.name] if port_cfg is not None else [])
+        ports = spec.bridge_ports if spec.state == "present" else ([port_cfg.name] if port_cfg is not None else [])
 
         def apply():
             try:
@@ -355,7 +464,7 @@ class BridgeManager:
         return plan
 
     def _apply(self, spec, rb, backend, actual, target, live, ports, file_changes, result):
-        reload_lines = backend.reload_lines([spec.name] + spec.ports)
+        reload_lines = backend.reload_lines([spec.name] + spec.bridge_ports + spec.lower)
         change_lines = backend.change_lines(target, live, spec.name, ports, spec.state == "present")
         change_id = rb.prepare(dict((p, b) for p, (b, _a) in file_changes.items()), actual, reload_lines, backend.boot_lines())
         rb.arm(spec.rollback_timeout)

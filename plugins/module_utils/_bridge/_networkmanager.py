@@ -6,7 +6,16 @@
 with a fixed UUID derived from the name so a re-run writes the same bytes.
 Other profiles bound to a port by interface-name or by MAC get
 autoconnect=false (the rollback restores them).  The live change is NetworkManager's own:
-`nmcli connection reload` then `nmcli connection up` of the new profiles."""
+`nmcli connection reload` then `nmcli connection up` of the new profiles.
+
+A bond is a profile type=bond ([bond] mode, miimon, lacp_rate,
+xmit_hash_policy, primary: nm-settings-keyfile(5), nm-settings-nmcli(5)
+"bond" setting) and one type=ethernet profile per port with master=<bond>,
+slave-type=bond (kvmops-<bond>-port-<nic>).  A VLAN is type=vlan with [vlan]
+id and parent.  The bridge's port (the VLAN, else the bond) is
+kvmops-<bridge>-port-<name> with master=<bridge>, slave-type=bridge; once the
+bridge is gone it is kvmops-<name> with the addresses.  A bond under a VLAN
+(kvmops-<bond>) and a VLAN's parent NIC (kvmops-<nic>) have no address."""
 
 from __future__ import annotations
 
@@ -88,9 +97,67 @@ def _binding(text):
     return found.get(("connection", "interface-name")), mac.lower() if mac else None
 
 
+def _bond_section(bond):
+    lines = ["", "[bond]", "mode={0}".format(bond.mode)]
+    if bond.miimon is not None:
+        lines.append("miimon={0}".format(bond.miimon))
+    if bond.lacp_rate:
+        lines.append("lacp_rate={0}".format(bond.lacp_rate))
+    if bond.xmit_hash_policy:
+        lines.append("xmit_hash_policy={0}".format(bond.xmit_hash_policy))
+    if bond.primary:
+        lines.append("primary={0}".format(bond.primary))
+    return lines
+
+
+_NO_IP = ["", "[ipv4]", "method=disabled", "", "[ipv6]", "method=ignore"]
+
+
+def link_profiles(cfg, upper_id, upper_extra, upper_ip):
+    """{path: keyfile} of the bond (its ports) and the VLAN under the bridge; the bridge's port (the VLAN, else
+    the bond) is profile `upper_id` with `upper_extra` [connection] lines and `upper_ip` sections; the ids to
+    bring up, in order."""
+    result, ids = {}, []
+    bond, vlan = cfg.bond, cfg.vlan
+    upper = vlan.name if vlan is not None else bond.name
+    if bond is not None:
+        for port in bond.ports:
+            port_id = _id(bond.name, "port", port)
+            result[_path(port_id)] = "\n".join(_connection(port_id, "ethernet", port, ["master={0}".format(bond.name),
+                                                                                        "slave-type=bond"])) + "\n"
+            result[_path(_id(port))] = None
+            ids.append(port_id)
+        if upper == bond.name:
+            lines = _connection(upper_id, "bond", bond.name, upper_extra) + _bond_section(bond) + upper_ip
+        else:
+            lines = _connection(_id(bond.name), "bond", bond.name) + _bond_section(bond) + _NO_IP
+        result[_path(upper_id if upper == bond.name else _id(bond.name))] = "\n".join(lines) + "\n"
+        ids.append(upper_id if upper == bond.name else _id(bond.name))
+    if vlan is not None:
+        if bond is None:  # the parent NIC: up, without an address of its own
+            result[_path(_id(vlan.parent))] = "\n".join(_connection(_id(vlan.parent), "ethernet", vlan.parent) + _NO_IP) + "\n"
+            ids.append(_id(vlan.parent))
+        lines = _connection(upper_id, "vlan", vlan.name, upper_extra) + ["", "[vlan]", "id={0}".format(vlan.id),
+                                                                         "parent={0}".format(vlan.parent)] + upper_ip
+        result[_path(upper_id)] = "\n".join(lines) + "\n"
+        ids.append(upper_id)
+    return result, ids
+
+
+def _lower(cfg):
+    names = set()
+    if cfg.bond is not None:
+        names |= set(cfg.bond.ports)
+    if cfg.vlan is not None and cfg.bond is None:
+        names.add(cfg.vlan.parent)
+    return names
+
+
 class NetworkManagerBackend(BridgeBackend):
     name = "networkmanager"
     file_mode = 0o600  # NetworkManager ignores keyfiles others can read
+
+    _link_ids = ()
 
     def check(self, which):
         if not which("nmcli"):
@@ -131,21 +198,32 @@ class NetworkManagerBackend(BridgeBackend):
             extra += ["", "[ethernet]", "mtu={0}".format(cfg.mtu)]
         lines = _connection(bridge_id, "bridge", cfg.name) + extra + _ip_sections(cfg.ipcfgs)
         result = {_path(bridge_id): "\n".join(lines) + "\n"}
+        upper = cfg.vlan.name if cfg.vlan is not None else (cfg.bond.name if cfg.bond is not None else None)
+        self._link_ids = []
         for port in cfg.ports:
             port_id = _id(cfg.name, "port", port)
+            result[_path(_id(port))] = None
+            if port == upper:
+                files, self._link_ids = link_profiles(cfg, port_id, ["master={0}".format(cfg.name), "slave-type=bridge"],
+                                                      ["", "[ethernet]", "mtu={0}".format(cfg.mtu)] if cfg.mtu else [])
+                result.update(files)
+                continue
             lines = _connection(port_id, "ethernet", port, ["master={0}".format(cfg.name), "slave-type=bridge"])
             if cfg.mtu:
                 lines += ["", "[ethernet]", "mtu={0}".format(cfg.mtu)]
             result[_path(port_id)] = "\n".join(lines) + "\n"
-            result[_path(_id(port))] = None
-        result.update(self._others(set(cfg.ports), set(result)))
+        result.update(self._others(set(cfg.ports) | _lower(cfg), set(result)))
         return result
 
     def absent(self, name, port_cfg):
         result = {_path(_id(name)): None}
         for real in glob.glob(os.path.join(self.files.root, DIRECTORY.lstrip("/"), _id(name, "port", "*") + ".nmconnection")):
             result["/" + os.path.relpath(real, self.files.root)] = None
-        if port_cfg is not None:
+        self._link_ids = []
+        if port_cfg is not None and (port_cfg.bond is not None or port_cfg.vlan is not None):
+            files, self._link_ids = link_profiles(port_cfg, _id(port_cfg.name), [], _ip_sections(port_cfg.ipcfgs))
+            result.update(files)
+        elif port_cfg is not None:
             port_id = _id(port_cfg.name)
             lines = _connection(port_id, "ethernet", port_cfg.name) + _ip_sections(port_cfg.ipcfgs)
             result[_path(port_id)] = "\n".join(lines) + "\n"
@@ -159,10 +237,12 @@ class NetworkManagerBackend(BridgeBackend):
 
     def activate_lines(self, name, ports, present):
         """NetworkManager makes the live change itself: the new profiles go up."""
+        # the bond's ports, the bond, the VLAN's parent, the VLAN (present() / absent() listed them) come up first
+        links = list(getattr(self, "_link_ids", []))
         if present:
-            ids = [_id(name, "port", p) for p in ports] + [_id(name)]
+            ids = links + [i for i in [_id(name, "port", p) for p in ports] if i not in links] + [_id(name)]
         else:
-            ids = [_id(p) for p in ports]
+            ids = links + [i for i in [_id(p) for p in ports] if i not in links]
         lines = ["nmcli connection reload"]
         lines += ["nmcli --wait 30 connection up id {0}".format(shlex.quote(i)) for i in ids]
         if not present:

@@ -11,6 +11,7 @@ import re
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _validate
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import ValidationError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._backend import BOND_MODES, BondConfig, VlanConfig
 
 BACKENDS = ("auto", "netplan", "networkmanager", "ifcfg", "ifupdown", "networkd")
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z")
@@ -87,8 +88,103 @@ class IpConfig:
         return self.mode is not None
 
 
+XMIT_HASH_POLICIES = ("layer2", "layer2+3", "layer3+4", "encap2+3", "encap3+4", "vlan+srcmac")
+_HASHED_MODES = ("balance-xor", "802.3ad", "balance-tlb", "balance-alb")  # the modes that use xmit_hash_policy
+_BOND_KEYS = ("name", "mode", "ports", "miimon", "lacp_rate", "xmit_hash_policy", "primary")
+_VLAN_KEYS = ("id", "parent", "name")
+
+
+def _keys(field, value, accepted):
+    if not isinstance(value, dict):
+        raise ValidationError(field, "expected a dict with {0}".format(", ".join(accepted)))
+    unknown = sorted(k for k, v in value.items() if k not in accepted and v is not None)
+    if unknown:
+        raise ValidationError(field, "unknown keys {0}; accepted: {1}".format(", ".join(unknown), ", ".join(accepted)))
+
+
+def _int(field, value):
+    if isinstance(value, bool):
+        raise ValidationError(field, "{0!r} is not a whole number".format(value))
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ValidationError(field, "{0!r} is not a whole number".format(value))
+
+
+def parse_bond(value):
+    """BondConfig from the `bond` option (None when not given).  Defaults: mode active-backup, miimon 100."""
+    if value is None:
+        return None
+    _keys("bond", value, _BOND_KEYS)
+    name = validate_ifname("bond.name", value.get("name"))
+    mode = value.get("mode") or "active-backup"
+    if mode not in BOND_MODES:
+        raise ValidationError("bond.mode", "{0!r} is not a bonding mode; expected one of {1}".format(mode, ", ".join(BOND_MODES)))
+    ports = [validate_ifname("bond.ports", p) for p in _as_list(value.get("ports"))]
+    if not ports:
+        raise ValidationError("bond.ports", "at least one NIC is required")
+    if len(set(ports)) != len(ports):
+        raise ValidationError("bond.ports", "lists a NIC twice")
+    if name in ports:
+        raise ValidationError("bond.ports", "the bond {0!r} cannot be its own port".format(name))
+    miimon = value.get("miimon")
+    miimon = 100 if miimon is None else _int("bond.miimon", miimon)
+    if not 0 <= miimon <= 60000:
+        raise ValidationError("bond.miimon", "{0} is out of range; expected 0 (off) to 60000 ms".format(miimon))
+    lacp_rate = value.get("lacp_rate")
+    if lacp_rate is not None:
+        if lacp_rate not in ("slow", "fast"):
+            raise ValidationError("bond.lacp_rate", "{0!r}: expected slow or fast".format(lacp_rate))
+        if mode != "802.3ad":
+            raise ValidationError("bond.lacp_rate", "applies to mode 802.3ad only, not {0}".format(mode))
+    policy = value.get("xmit_hash_policy")
+    if policy is not None:
+        if policy not in XMIT_HASH_POLICIES:
+            raise ValidationError("bond.xmit_hash_policy", "{0!r}: expected one of {1}".format(policy, ", ".join(XMIT_HASH_POLICIES)))
+        if mode not in _HASHED_MODES:
+            raise ValidationError("bond.xmit_hash_policy", "applies to modes {0} only, not {1}".format(", ".join(_HASHED_MODES), mode))
+    primary = value.get("primary")
+    if primary is not None:
+        if mode != "active-backup":
+            raise ValidationError("bond.primary", "applies to mode active-backup only, not {0}".format(mode))
+        if primary not in ports:
+            raise ValidationError("bond.primary", "{0!r} is not one of bond.ports ({1})".format(primary, ", ".join(ports)))
+    return BondConfig(name, mode, ports, miimon, lacp_rate, policy, primary)
+
+
+def parse_vlan(value, bond):
+    """VlanConfig from the `vlan` option (None when not given); the parent defaults to the bond."""
+    if value is None:
+        return None
+    _keys("vlan", value, _VLAN_KEYS)
+    if value.get("id") is None:
+        raise ValidationError("vlan.id", "required (1 to 4094)")
+    vid = _int("vlan.id", value["id"])
+    if not 1 <= vid <= 4094:
+        raise ValidationError("vlan.id", "{0} is out of range; 802.1Q VLAN ids are 1 to 4094".format(vid))
+    parent = value.get("parent")
+    if parent is None:
+        if bond is None:
+            raise ValidationError("vlan.parent", "required without bond (the NIC that carries the VLAN)")
+        parent = bond.name
+    parent = validate_ifname("vlan.parent", parent)
+    if bond is not None and parent != bond.name:
+        raise ValidationError("vlan.parent", "{0!r}: with bond the VLAN's parent is the bond {1!r}".format(parent, bond.name))
+    name = value.get("name")
+    if name is None:
+        name = "{0}.{1}".format(parent, vid)
+        if len(name.encode("utf-8")) > 15:
+            raise ValidationError("vlan.name", "the default name {0!r} is longer than 15 bytes (the kernel's limit); "
+                                  "give vlan.name".format(name))
+    name = validate_ifname("vlan.name", name)
+    if name == parent or (bond is not None and name in bond.ports):
+        raise ValidationError("vlan.name", "{0!r} names the VLAN's parent or a bond port".format(name))
+    return VlanConfig(vid, parent, name)
+
+
 class BridgeSpec:
-    def __init__(self, name, ports, ipv4, ipv6, stp, forward_delay, mtu, mac, backend, state, rollback_timeout, confirm):
+    def __init__(self, name, ports, ipv4, ipv6, stp, forward_delay, mtu, mac, backend, state, rollback_timeout, confirm,
+                 bond=None, vlan=None):
         self.name = name
         self.ports = ports
         self.ipv4 = ipv4
@@ -101,22 +197,61 @@ class BridgeSpec:
         self.state = state
         self.rollback_timeout = rollback_timeout
         self.confirm = confirm
+        self.bond = bond
+        self.vlan = vlan
 
     @property
     def families(self):
         return [c for c in (self.ipv4, self.ipv6) if c.managed]
+
+    @property
+    def upper(self):
+        """The bridge's port made by the module (the VLAN, else the bond), or None."""
+        if self.vlan is not None:
+            return self.vlan.name
+        return self.bond.name if self.bond is not None else None
+
+    @property
+    def bridge_ports(self):
+        """Every port of the bridge: the upper device first, then `ports`."""
+        return ([self.upper] if self.upper else []) + list(self.ports)
+
+    @property
+    def source(self):
+        """The NIC whose address `takeover` takes: the bond's first port, the VLAN's parent NIC, else ports[0]."""
+        if self.bond is not None:
+            return self.bond.ports[0]
+        if self.vlan is not None:
+            return self.vlan.parent
+        return self.ports[0] if self.ports else None
+
+    @property
+    def lower(self):
+        """The NICs under the upper device: the bond's ports, or the VLAN's parent NIC."""
+        if self.bond is not None:
+            return list(self.bond.ports)
+        return [self.vlan.parent] if self.vlan is not None else []
 
     @classmethod
     def from_params(cls, params):
         name = validate_ifname("name", params["name"])
         ports = [validate_ifname("ports", p) for p in (params.get("ports") or [])]
         state = params.get("state") or "present"
-        if state == "present" and not ports:
-            raise ValidationError("ports", "at least one port is required with state=present")
+        bond = parse_bond(params.get("bond"))
+        vlan = parse_vlan(params.get("vlan"), bond)
+        if state == "present" and not ports and bond is None and vlan is None:
+            raise ValidationError("ports", "at least one port (or bond or vlan) is required with state=present")
         if len(set(ports)) != len(ports):
             raise ValidationError("ports", "lists a port twice")
         if name in ports:
             raise ValidationError("ports", "the bridge {0!r} cannot be its own port".format(name))
+        made = ([bond.name] + bond.ports if bond else []) + ([vlan.name, vlan.parent] if vlan else [])
+        for port in ports:
+            if port in made:
+                raise ValidationError("ports", "{0!r} is the bond, a bond port, the VLAN or its parent; ports lists only "
+                                      "other ports".format(port))
+        if name in made:
+            raise ValidationError("name", "the bridge {0!r} has the name of its bond, VLAN or one of their ports".format(name))
         ipv4 = IpConfig.parse("ipv4", 4, params.get("ipv4", "takeover"))
         ipv6 = IpConfig.parse("ipv6", 6, params.get("ipv6"))
         forward_delay = params.get("forward_delay")
@@ -141,4 +276,4 @@ class BridgeSpec:
             raise ValidationError("rollback_timeout", "{0} is out of range; expected 5 to 86400 seconds".format(timeout))
         confirm = params.get("confirm")
         return cls(name, ports, ipv4, ipv6, bool(params.get("stp")), forward_delay, mtu, mac, backend, state,
-                   timeout, True if confirm is None else bool(confirm))
+                   timeout, True if confirm is None else bool(confirm), bond, vlan)

@@ -50,11 +50,22 @@ def run_module(args, check_mode=True):
     (dict(name="br0", ports=["eth 0"]), "ports"),
     (dict(name="a" * 16, confirm_only=True), "name"),
     (dict(name="br0", ports=["eth0"], rollback_timeout=1), "rollback_timeout"),
+    (dict(name="br0", vlan=dict(id=4095, parent="eth0")), "vlan.id"),
+    (dict(name="br0", vlan=dict(id=0, parent="eth0")), "vlan.id"),
+    (dict(name="br0", bond=dict(name="bond0", ports=["eth0"], lacp_rate="fast")), "bond.lacp_rate"),
+    (dict(name="br0", bond=dict(name="bond0", ports=["eth0"]), vlan=dict(id=10, parent="enp129s0f1np1")), "vlan.parent"),
+    (dict(name="br0", vlan=dict(id=1000, parent="enp129s0f1np1")), "vlan.name"),
 ])
 def test_bad_input_fails_before_anything(args, field):
     result = run_module(args, check_mode=False)
     assert result["failed"] is True and result["msg"].startswith(field + ": "), result
     assert result["changed"] is False
+
+
+def test_a_bond_mode_that_does_not_exist_is_refused_by_the_argument_spec():
+    result = run_module(dict(name="br0", bond=dict(name="bond0", mode="lacp", ports=["eth0"])), check_mode=False)
+    assert result["failed"] is True and "mode" in result["msg"] and "bond" in result["msg"] and "802.3ad" in result["msg"]
+    assert "\n" not in result["msg"]
 
 
 def test_confirm_only_of_a_bridge_never_changed(tmp_path):
