@@ -11,18 +11,34 @@ playbook's second play reaches the guest over SSH through the inventory
 plugin kvmops.hypervisor.guests, and an ad-hoc command through the same
 inventory checks what cloud-init did. A second run changes nothing.
 
-One boot under TCG (virt_type qemu), shared by every assertion. Objects are
-named kvmops-it-cloud-<run id>-*: a NAT network of its own, a pool over the image
-cache (the base image is not copied) and a pool for the overlay and the seed.
+On the same boot (issue 13), in this order: the snapshot proof
+(tests/integration/targets/kvm_snapshot/guest/in_guest.yml: a file written
+inside, snapshot, file changed, revert, the original read back inside, delete;
+each kvm_snapshot step as check, apply, check, apply), then the running
+guest's disk grown with kvm_volume and the new size seen inside without a
+reboot.  Last, the source is shut off and a linked clone of it boots with its
+own cloud-init seed (issue 13): its own host name, address and machine-id, the
+source's disk untouched.  The clone also carries the macvtap proof (issue 14):
+a second NIC `type: direct` (mode bridge) on one end of a veth pair the test
+makes on the runner, a static address from cloud-init's network_config, and
+pings both ways between it and the other veth end.
+
+One boot under TCG (virt_type qemu) for the source, one for the clone. Objects
+are named kvmops-it-cloud-<run id>-*: a NAT network of its own, a pool over the
+image cache (the base image is not copied) and a pool for the overlay and the
+seed; the veth pair is kvw<run id>a/b.
 """
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import json
 import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -45,6 +61,13 @@ MARKER = "/etc/kvmops-cloud-marker"
 MARKER_TEXT = "written by cloud-init for kvmops\n"
 TAG = "kvmops-it-cloud"
 GROUP = "kvm_tag_kvmops_it_cloud"
+SNAPSHOT_PLAY = ROOT / "tests/integration/targets/kvm_snapshot/guest/in_guest.yml"
+CLONE = PREFIX + "c1"
+CLONE_HOSTNAME = "kvmops-cloud-clone"
+# The veth pair of the macvtap proof (interface names: at most 15 bytes).
+VETH_GUEST = "kvw{0}a"   # the macvtap parent
+VETH_HOST = "kvw{0}b"    # the end with the runner's address
+CLONE_MACS = ("52:54:00:6b:{0}:{1}".format(RUN[0:2], RUN[2:4]), "52:54:00:6c:{0}:{1}".format(RUN[0:2], RUN[2:4]))
 
 
 def _virsh(*args, check=True):
@@ -65,6 +88,7 @@ def _cleanup():
         _virsh("pool-undefine", pool, check=False)
     _virsh("net-destroy", NETWORK, check=False)
     _virsh("net-undefine", NETWORK, check=False)
+    subprocess.run(["ip", "link", "del", VETH_HOST.format(RUN)], capture_output=True, check=False)
     subprocess.run(["rm", "-rf", str(WORKDIR)], check=True)
 
 
@@ -177,15 +201,110 @@ def _adhoc(inventory, *args):
     return proc
 
 
-def test_cloud_guest_reached_through_the_inventory(lab):
-    hosts, inventory, variables = _files(lab)
 
+def _module(lab, module, args, check=False):
+    """One module task on the hypervisor (localhost of hypervisor.ini); its registered result."""
+    tmp = lab["tmp"]
+    out = tmp / "module-result.json"
+    if out.exists():
+        out.unlink()
+    play = tmp / "module.yml"
+    play.write_text(json.dumps([{
+        "name": "One module", "hosts": "localhost", "gather_facts": False,
+        "tasks": [
+            {"name": "Run " + module, module: args, "check_mode": check, "register": "result", "ignore_errors": True},
+            {"name": "Save the result", "ansible.builtin.copy": {"content": "{{ result | to_json }}", "dest": str(out)},
+             "check_mode": False},
+        ]}]))
+    proc = subprocess.run(["ansible-playbook", "-i", str(tmp / "hypervisor.ini"), str(play)], cwd=str(ROOT), env=_env(),
+                          capture_output=True, text=True, check=False, timeout=1200)
+    assert out.exists(), proc.stdout[-5000:] + proc.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def _ssh(lab, address, command, check=True, timeout=120):
+    """A command in a guest over plain SSH (no Python module: each takes long under TCG)."""
+    proc = subprocess.run(
+        ["ssh", "-i", str(lab["key"]), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+         "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", "debian@" + address, command],
+        capture_output=True, text=True, check=False, timeout=timeout)
+    if check:
+        assert proc.returncode == 0, "{0} on {1}: rc {2}\n{3}{4}".format(command, address, proc.returncode, proc.stdout,
+                                                                          proc.stderr)
+    return proc
+
+
+def _ssh_ready(lab, address, deadline=300):
+    """SSH answers (cloud-init has installed the key) before `deadline` seconds."""
+    end = time.monotonic() + deadline
+    while True:
+        proc = _ssh(lab, address, "cloud-init status --wait >/dev/null; true", check=False, timeout=300)
+        if proc.returncode == 0:
+            return
+        assert time.monotonic() < end, "no SSH to {0}: {1}".format(address, proc.stderr)
+        time.sleep(3)
+
+
+def _address(lab, domain, mac):
+    """The DHCP lease address of `mac` on the run's network (polled for two minutes)."""
+    end = time.monotonic() + 120
+    while True:
+        for line in _virsh("domifaddr", domain, "--source", "lease", check=False).stdout.splitlines():
+            fields = line.split()
+            if len(fields) == 4 and fields[1].lower() == mac.lower() and fields[3].startswith(lab["subnet"] + "."):
+                return fields[3].split("/")[0]
+        assert time.monotonic() < end, _virsh("domifaddr", domain, "--source", "lease", check=False).stdout
+        time.sleep(2)
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@pytest.fixture(name="guest", scope="module")
+def guest_fixture(lab):
+    """The guest booted once by playbooks/guests.yml; every test of this file shares it."""
+    hosts, inventory, variables = _files(lab)
     proc = _playbook(hosts, inventory, variables)
     assert proc.returncode == 0, proc.stdout[-5000:]
+    listing = subprocess.run(["ansible-inventory", "-i", str(inventory), "--host", GUEST], cwd=str(ROOT), env=_env(),
+                             capture_output=True, text=True, check=True).stdout
+    return {"hosts": hosts, "inventory": inventory, "variables": variables, "first": proc,
+            "hostvars": json.loads(listing)}
+
+
+@pytest.fixture(name="wire", scope="module")
+def wire_fixture():
+    """A veth pair on the runner (never eth0): the macvtap parent, and the other end with an address of a
+    /24 of 198.18.0.0/15 (benchmarking range) that no route of the runner uses.  Removed always."""
+    parent, peer = VETH_GUEST.format(RUN), VETH_HOST.format(RUN)
+    routes = subprocess.run(["ip", "-4", "route", "show"], capture_output=True, text=True, check=True).stdout
+    used = [ipaddress.ip_network(line.split()[0], strict=False) for line in routes.splitlines()
+            if line.split() and line.split()[0][0].isdigit()]
+    start = int(RUN[:2], 16)
+    subnet = next(net for net in (ipaddress.ip_network("198.18.{0}.0/24".format((start + i) % 256)) for i in range(256))
+                  if not any(net.overlaps(other) for other in used))
+    hosts = list(subnet.hosts())
+    subprocess.run(["ip", "link", "add", parent, "type", "veth", "peer", "name", peer], check=True)
+    try:
+        subprocess.run(["ip", "addr", "add", "{0}/24".format(hosts[0]), "dev", peer], check=True)
+        for name in (parent, peer):
+            subprocess.run(["ip", "link", "set", name, "up"], check=True)
+        yield {"parent": parent, "peer": peer, "host": str(hosts[0]), "guest": str(hosts[1])}
+    finally:
+        subprocess.run(["ip", "link", "del", peer], capture_output=True, check=False)
+
+
+def test_cloud_guest_reached_through_the_inventory(lab, guest):
+    hosts, inventory, variables, proc = guest["hosts"], guest["inventory"], guest["variables"], guest["first"]
     assert _recap(proc.stdout, "localhost")["changed"] > 0
     # Play 2 reached the guest through the inventory plugin, over SSH, after cloud-init.
-    guest = _recap(proc.stdout, GUEST)
-    assert guest["unreachable"] == 0 and guest["failed"] == 0 and guest["ok"] >= 4, guest
+    recap = _recap(proc.stdout, GUEST)
+    assert recap["unreachable"] == 0 and recap["failed"] == 0 and recap["ok"] >= 4, recap
     # The debug message as one line (the YAML callback wraps long ones).
     assert "hostname {0}, Debian 12".format(HOSTNAME) in " ".join(proc.stdout.split()), proc.stdout[-3000:]
 
@@ -195,9 +314,7 @@ def test_cloud_guest_reached_through_the_inventory(lab):
     assert _virsh("vol-info", "--pool", STORE, GUEST + "-cidata.iso", check=False).returncode == 0
 
     # What cloud-init did, read through the same inventory.
-    listing = subprocess.run(["ansible-inventory", "-i", str(inventory), "--host", GUEST], cwd=str(ROOT), env=_env(),
-                             capture_output=True, text=True, check=True).stdout
-    hostvars = json.loads(listing)
+    hostvars = guest["hostvars"]
     assert hostvars["ansible_host"].startswith(lab["subnet"] + "."), hostvars
     assert hostvars["kvm_tags"] == [TAG] and hostvars["kvm_state"] == "running"
     # One module run in the guest (TCG makes each one slow): the file cloud-init wrote, the host name it set.
@@ -210,3 +327,55 @@ def test_cloud_guest_reached_through_the_inventory(lab):
     assert proc.returncode == 0, proc.stdout[-5000:]
     assert _recap(proc.stdout, "localhost")["changed"] == 0, proc.stdout[-5000:]
     assert _recap(proc.stdout, GUEST)["changed"] == 0
+
+
+def test_snapshot_reverts_the_guest(guest):
+    """kvm_snapshot inside the running guest: in_guest.yml writes a file, snapshots (with memory), changes the
+    file, reverts, reads the original back, deletes; each kvm_snapshot step check, apply, check, apply."""
+    proc = subprocess.run(
+        ["ansible-playbook", "-i", str(guest["hosts"]), "-i", str(guest["inventory"]), str(SNAPSHOT_PLAY),
+         "-e", "kvm_snapshot_guest=" + GUEST],
+        cwd=str(ROOT), env=_env(), capture_output=True, text=True, check=False, timeout=1200)
+    print(proc.stdout[-20000:])
+    print(proc.stderr[-5000:], file=sys.stderr)
+    assert proc.returncode == 0, proc.stdout[-5000:]
+    # The play ran on the guest and every assertion of it passed.
+    for task in ("One snapshot with the guest's memory, made once",
+                 "Check mode predicted the revert and the guest kept its change",
+                 "The guest reads the original content, and the revert is not repeated",
+                 "The snapshot is gone, once, and the guest runs on"):
+        assert re.search(r"TASK \[{0}\][^\n]*\n+ok: \[{1}\]".format(re.escape(task), re.escape(GUEST)), proc.stdout), task
+    assert _recap(proc.stdout, GUEST)["failed"] == 0
+    assert _virsh("snapshot-list", "--name", GUEST).stdout.split() == []
+
+
+def test_running_guest_disk_grows_inside(lab, guest):
+    """kvm_volume grows the disk of the running guest (blockResize): the guest's /dev/vda shows the new size at
+    once, no reboot (the boot id stays).  Four steps: check, apply, check, apply."""
+    address = guest["hostvars"]["ansible_host"]
+    volume = GUEST + ".qcow2"
+    before = int(_ssh(lab, address, "cat /sys/block/vda/size").stdout) * 512
+    boot_id = _ssh(lab, address, "cat /proc/sys/kernel/random/boot_id").stdout.strip()
+    capacity = int(re.search(r"<capacity unit='bytes'>(\d+)<", _virsh("vol-dumpxml", "--pool", STORE, volume).stdout)
+                   .group(1))
+    assert capacity == before
+    grown = capacity + 512 * 1024 * 1024
+    args = {"uri": URI, "pool": STORE, "name": volume, "capacity": str(grown)}
+    check = _module(lab, "kvmops.hypervisor.kvm_volume", args, check=True)
+    assert check.get("changed") is True and not check.get("failed"), check
+    assert int(_ssh(lab, address, "cat /sys/block/vda/size").stdout) * 512 == before
+    apply = _module(lab, "kvmops.hypervisor.kvm_volume", args)
+    assert apply.get("changed") is True and not apply.get("failed"), apply
+    assert apply.get("actions") == check.get("actions"), (apply, check)
+    for result in (_module(lab, "kvmops.hypervisor.kvm_volume", args, check=True),
+                   _module(lab, "kvmops.hypervisor.kvm_volume", args)):
+        assert result.get("changed") is False and not result.get("failed"), result
+    end = time.monotonic() + 30
+    while True:
+        inside = _ssh(lab, address, "cat /sys/block/vda/size; lsblk -b -d -n -o SIZE /dev/vda").stdout.split()
+        if int(inside[0]) * 512 == grown or time.monotonic() > end:
+            break
+        time.sleep(1)
+    assert int(inside[0]) * 512 == grown and int(inside[1]) == grown, (inside, grown)
+    assert _ssh(lab, address, "cat /proc/sys/kernel/random/boot_id").stdout.strip() == boot_id
+
