@@ -283,7 +283,8 @@ class _DomainPlanner:
             set_guest_agent(desired, spec["guest_agent"])
         self._seed(plan, desired, None)
         plan.differ("definition", None, to_string(mask(desired)))
-        plan.add("define (clone of {0})".format(spec["clone_from"]["domain"]), lambda: self._write("define", desired))
+        source = spec["clone_from"].get("domain") or "{pool}/{volume}".format(**spec["clone_from"])
+        plan.add("define (clone of {0})".format(source), lambda: self._write("define", desired))
         self.definition = desired
         self.state = "shutoff"
 

@@ -121,6 +121,12 @@ class Resolver:
             raise NotFoundError(field, "volume {0!r} does not exist in pool {1!r}".format(name, pool_name))
         return self._volumes[key]
 
+    def expect_volume(self, pool_name, pool, name, fmt):
+        """A volume this run creates before it defines a domain (clone_from): known from now on, as it will be."""
+        key = (pool_name, name)
+        if key not in self._volumes and self.connection.volume(pool, name) is None:
+            self._volumes[key] = {"format": fmt, "path": None}
+
     def domain_capabilities(self, arch, machine, virt_type):
         """(<domainCapabilities> or None, libvirt's refusal or None) for a
         guest of `arch`, `machine` and `virt_type` (None: libvirt's default),
@@ -162,7 +168,7 @@ def validate(spec, resolver):
     if spec["shutdown_timeout"] < 0:
         raise ValidationError(prefix + "shutdown_timeout", "must be 0 or more seconds, got {0}".format(spec["shutdown_timeout"]))
     _guest(spec)
-    _clone_from(spec)
+    _clone_from(spec, resolver)
     if spec.get("xml") is not None:
         given = [k for k in STRUCTURED if spec.get(k) is not None]
         if given:
@@ -239,19 +245,41 @@ def _cloud_init(spec):
     _domain_seed.validate(spec)
 
 
-def _clone_from(spec):
-    """clone_from: {domain} (a whole definition to start from: not with xml)."""
+def _clone_from(spec, resolver):
+    """clone_from: {domain} (a whole definition to start from) or {pool,
+    volume} (a volume as the first disk, the rest from the options given);
+    not with xml.  The volume form puts the clone's own volume first in
+    `disks`; before the run creates it, the resolver knows it as to be made."""
     clone = spec.get("clone_from")
     if clone is None:
         return
     prefix = spec["_prefix"]
-    if not isinstance(clone, dict) or sorted(k for k, v in clone.items() if v is not None) != ["domain"]:
-        raise ValidationError(prefix + "clone_from", "must be a dict with the key domain (the domain to clone)")
-    _validate.name(prefix + "clone_from.domain", clone["domain"])
-    if clone["domain"] == spec["name"]:
-        raise ValidationError(prefix + "clone_from.domain", "{0!r} is the domain itself".format(clone["domain"]))
+    field = prefix + "clone_from"
+    given = sorted(k for k, v in clone.items() if v is not None) if isinstance(clone, dict) else None
+    if given not in (["domain"], ["pool", "volume"]):
+        raise ValidationError(field, "must be a dict with either the key domain (the domain to clone) or the keys pool "
+                              "and volume (the volume to clone as the first disk){0}".format(
+                                  ", got " + ", ".join(_validate.shown(str(k)) for k in given) if given else ""))
     if spec.get("xml") is not None:
-        raise ValidationError(prefix + "clone_from", "is mutually exclusive with xml")
+        raise ValidationError(field, "is mutually exclusive with xml")
+    if given == ["domain"]:
+        _validate.name(field + ".domain", clone["domain"])
+        if clone["domain"] == spec["name"]:
+            raise ValidationError(field + ".domain", "{0!r} is the domain itself".format(clone["domain"]))
+        return
+    _validate.name(field + ".pool", clone["pool"])
+    _validate.name(field + ".volume", clone["volume"])
+    if spec["state"] == "absent":
+        return
+    from ansible_collections.kvmops.hypervisor.plugins.module_utils import _domain_clone  # pylint: disable=import-outside-toplevel
+
+    pool = resolver.pool(field + ".pool", clone["pool"])
+    source = resolver.volume(field + ".volume", clone["pool"], pool, clone["volume"])
+    name, fmt = _domain_clone.volume_name(spec["name"], "vda", source["format"] or "raw", spec["linked"])
+    if name == clone["volume"]:
+        raise ValidationError(field + ".volume", "{0!r} is the clone's own volume".format(name))
+    resolver.expect_volume(clone["pool"], pool, name, fmt)
+    spec["disks"] = [{"pool": clone["pool"], "volume": name, "target": "vda"}] + list(spec.get("disks") or [])
 
 
 def _guest(spec):

@@ -197,6 +197,12 @@ options:
           domain:
             description: As O(clone_from.domain).
             type: str
+          pool:
+            description: As O(clone_from.pool).
+            type: str
+          volume:
+            description: As O(clone_from.volume).
+            type: str
       linked:
         description: As O(linked).
         type: bool
@@ -450,23 +456,41 @@ options:
     type: int
   clone_from:
     description:
-      - Define a new domain as a clone of another one; the options given are written over the source's definition.
-      - Each disk of the source (a volume of a storage pool) is cloned into the same pool as C(<name>-<target>.qcow2)
-        (C(.img) for a full copy of a raw disk); the clone gets a new UUID and new MAC addresses, and neither the
-        source's SMBIOS identity, NVRAM, tags nor cloud-init seed (give O(cloud_init) for its own, whose
-        C(instance-id) defaults to the clone's name, so cloud-init makes new host keys and machine-id).
-      - The source must be shut off, unless O(force=true) (a crash-consistent copy of a running guest).
-      - Only used to create the domain. An existing domain must be a clone of the same source (recorded in its
-        C(<metadata>)), else the task fails; its disks are never cloned again.
+      - Define a new domain as a clone, of another domain (O(clone_from.domain)) or of one volume
+        (O(clone_from.pool) and O(clone_from.volume)). Only used to create the domain: an existing domain must be a clone
+        of the same source (recorded in its C(<metadata>)), else the task fails naming O(clone_from) and changes
+        nothing; its disks are never cloned again, so a re-run is idempotent by name.
+      - From a domain, the options given are written over the source's definition. Each disk of the source (a volume of
+        a storage pool) is cloned into the same pool as C(<name>-<target>.qcow2) (C(.img) for a full copy of a raw
+        disk). The source must be shut off, unless O(force=true) (a crash-consistent copy of a running guest).
+      - From a volume, the domain is defined from the options given (O(memory) is required), with the cloned volume
+        C(<name>-vda.qcow2) (in the same pool) as its first disk, before the disks of O(disks).
+      - The clone gets a new UUID and new MAC addresses, and neither the source's SMBIOS identity, NVRAM, tags nor
+        cloud-init seed. With O(cloud_init) it gets its own seed C(<name>-cidata.iso), whose C(instance-id) (default
+        the clone's name) differs from the source's, so cloud-init runs as on a new instance (host name, new SSH host
+        keys); the seed of a clone also carries cloud-init vendor-data that replaces the copied C(/etc/machine-id)
+        once per instance (C(systemd-machine-id-setup)). Your O(cloud_init.user_data) may turn it off with
+        C(vendor_data: {enabled: false}).
+      - Without O(cloud_init) the clone has no seed: cloud-init in it finds no data source and does nothing, so the
+        clone keeps the source's host name, SSH host keys and machine-id, as any copy of a disk does. Give a clone of
+        a cloud guest its own O(cloud_init).
     type: dict
     suboptions:
       domain:
-        description: The domain to clone.
+        description: The domain to clone. Not with O(clone_from.pool) and O(clone_from.volume).
+        type: str
+      pool:
+        description: The storage pool of the volume to clone; the clone's volume is made in it too.
+        type: str
+      volume:
+        description: The volume to clone as the first disk (qcow2 or raw), for example a cloud image.
         type: str
   linked:
     description:
       - With O(clone_from), V(true) makes each disk a qcow2 overlay backed by the source's volume (created at once,
-        whatever the size; the source's volume must then stay), V(false) a full copy. Defaults to V(true).
+        whatever the size; the source's volume must then stay, and must not change while the clone uses it: do not
+        start the source domain while a linked clone of it exists), V(false) a full copy (the time and space of the
+        data). Defaults to V(true).
     type: bool
   cloud_init:
     description:
@@ -536,6 +560,33 @@ EXAMPLES = r"""
     interfaces:
       - network: default
     domains: "{{ range(1, 21) | map('string') | map('regex_replace', '^', 'node') | map('community.general.dict_kv', 'name') | list }}"
+
+- name: A linked clone of the shut-off guest web1, a new cloud-init instance with its own host name
+  kvmops.hypervisor.kvm_domain:
+    name: web2
+    clone_from:
+      domain: web1
+    linked: true
+    state: running
+    cloud_init:
+      user_data:
+        hostname: web2
+        ssh_authorized_keys: ["{{ lookup('ansible.builtin.file', '~/.ssh/id_ed25519.pub') }}"]
+    wait_for: ip
+
+- name: Guests cloned from a cloud image volume (full copies), each with its own seed
+  kvmops.hypervisor.kvm_domain:
+    memory: 1G
+    interfaces: [{network: default}]
+    linked: false
+    state: running
+    domains:
+      - name: db1
+        clone_from: {pool: store, volume: debian-12-genericcloud-amd64.qcow2}
+        cloud_init: {user_data: {hostname: db1}}
+      - name: db2
+        clone_from: {pool: store, volume: debian-12-genericcloud-amd64.qcow2}
+        cloud_init: {user_data: {hostname: db2}}
 
 - name: Remove a guest and its disk images
   kvmops.hypervisor.kvm_domain:
@@ -678,7 +729,7 @@ _DOMAIN = dict(
     address_source=dict(type="list", elements="str", choices=["agent", "lease", "arp"]),
     wait_for=dict(type="str", choices=["ip", "agent"]),
     wait_timeout=dict(type="int"),
-    clone_from=dict(type="dict", options=dict(domain=dict(type="str"))),
+    clone_from=dict(type="dict", options=dict(domain=dict(type="str"), pool=dict(type="str"), volume=dict(type="str"))),
     linked=dict(type="bool"),
     cloud_init=dict(type="dict", options=dict(
         user_data=dict(type="raw"),
