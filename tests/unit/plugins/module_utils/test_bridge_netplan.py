@@ -101,3 +101,109 @@ def test_auto_picks_netplan_before_what_it_renders_to(root):
     assert detect_backend(everything_runs, files, lambda cmd: None) == "networkmanager"
     os.unlink(str(root / "etc/netplan/50-cloud-init.yaml"))
     assert detect_backend(everything_runs, files, lambda cmd: "/usr/sbin/netplan") == "networkmanager"
+
+
+# -- netplan with the NetworkManager renderer -----------------------------------------
+# netplan's YAML reference: `renderer` "can be specified globally in network:, for a device
+# type (in e.g. ethernets:) or for a particular device definition. Default is networkd."
+# Lexicographically later files override earlier ones; a file in /run/netplan hides the one of
+# the same name in /etc/netplan, which hides /lib/netplan's.
+
+NM_ALL = "# Let NetworkManager manage all devices on this system\nnetwork:\n  version: 2\n  renderer: NetworkManager\n"
+
+BRIDGE_NM = """\
+# Managed by kvmops.hypervisor.kvm_bridge; local changes are overwritten.
+network:
+  version: 2
+  ethernets:
+    "ens33":
+      renderer: NetworkManager
+      match:
+        macaddress: "52:54:00:aa:bb:cc"
+      set-name: "ens33"
+      dhcp4: false
+      dhcp6: false
+  bridges:
+    "br0":
+      renderer: NetworkManager
+      interfaces: ["ens33"]
+      macaddress: "52:54:00:aa:bb:cc"
+      dhcp4: false
+      dhcp6: false
+      addresses: ["20.0.0.16/24"]
+      routes:
+        - to: default
+          via: "20.0.0.2"
+      nameservers:
+        addresses: ["20.0.0.2"]
+      parameters:
+        stp: false
+"""
+
+
+def test_networkmanager_renderer_set_globally(root):
+    """Ubuntu Desktop's 01-network-manager-all.yaml: the bridge's file names NetworkManager per device
+    (a global renderer in it would move every other device too); NetworkManager makes the live change."""
+    (root / "etc/netplan/01-network-manager-all.yaml").write_text(NM_ALL, encoding="utf-8")
+    backend = NetplanBackend(Files(str(root)))
+    files = backend.present(_cfg())
+    assert files["/etc/netplan/90-kvmops-br0.yaml"] == BRIDGE_NM
+    assert files["/etc/netplan/50-cloud-init.yaml"] == (FIXTURES / "50-cloud-init.yaml.after").read_text(encoding="utf-8")
+    assert "/etc/netplan/01-network-manager-all.yaml" not in files
+    assert backend.renderer == "NetworkManager"
+    up_port = ("if [ -f /run/NetworkManager/system-connections/netplan-ens33.nmconnection ]; "
+               "then nmcli --wait 30 connection up id netplan-ens33; fi")
+    up_bridge = up_port.replace("ens33", "br0")
+    change = backend.change_lines(None, ["create bridge br0"], "br0", ["ens33"], True)
+    assert change == ["set -e", "netplan generate", "nmcli connection reload", up_port, up_bridge]  # no iproute2
+    reload_ = backend.reload_lines(["br0", "ens33"])
+    assert reload_[0] == "netplan generate" and reload_[-2:] == [up_port, up_bridge]
+    # a re-run (the port's stanza in our file now) renders the same file
+    for path, text in files.items():
+        if text is not None:
+            (root / path.lstrip("/")).write_text(text, encoding="utf-8")
+    again = NetplanBackend(Files(str(root)))
+    assert again.present(_cfg())["/etc/netplan/90-kvmops-br0.yaml"] == BRIDGE_NM and again.renderer == "NetworkManager"
+
+
+def test_networkmanager_renderer_by_type_by_device_and_shadowing(root):
+    cloud = root / "etc/netplan/50-cloud-init.yaml"
+    before = (FIXTURES / "50-cloud-init.yaml.before").read_text(encoding="utf-8")
+    cloud.write_text(before.replace("    ethernets:\n", "    ethernets:\n        renderer: NetworkManager\n"), encoding="utf-8")
+    backend = NetplanBackend(Files(str(root)))
+    assert backend.present(_cfg())["/etc/netplan/90-kvmops-br0.yaml"] == BRIDGE_NM  # the type's renderer
+    cloud.write_text(before.replace("            set-name: ens33\n", "            set-name: ens33\n            renderer: NetworkManager\n"),
+                     encoding="utf-8")
+    assert backend.present(_cfg())["/etc/netplan/90-kvmops-br0.yaml"] == BRIDGE_NM  # the device's renderer
+    # NetworkManager globally, networkd for this device: the bridge's file says networkd, per device
+    (root / "etc/netplan/01-network-manager-all.yaml").write_text(NM_ALL, encoding="utf-8")
+    cloud.write_text(before.replace("            set-name: ens33\n", "            set-name: ens33\n            renderer: networkd\n"),
+                     encoding="utf-8")
+    text = backend.present(_cfg())["/etc/netplan/90-kvmops-br0.yaml"]
+    assert text == BRIDGE_NM.replace("NetworkManager", "networkd") and backend.renderer == "networkd"
+    assert backend.change_lines(dict(bridge=dict(name="br0")), [], "br0", ["ens33"], True)[0] == "netplan generate"
+    # a file of the same name in /run/netplan hides /etc/netplan's (whose global renderer is then gone)
+    (root / "run/netplan").mkdir(parents=True)
+    (root / "run/netplan/01-network-manager-all.yaml").write_text("network:\n  version: 2\n", encoding="utf-8")
+    cloud.write_text(before, encoding="utf-8")
+    assert backend.present(_cfg())["/etc/netplan/90-kvmops-br0.yaml"] == (FIXTURES / "90-kvmops-br0.yaml").read_text(encoding="utf-8")
+    assert backend.renderer == "networkd"
+    assert not any("nmcli --wait" in line for line in backend.reload_lines(["br0", "ens33"]))
+
+
+def test_networkmanager_renderer_absent(root):
+    """Released, the port keeps the NetworkManager renderer; the rollback would bring the bridge's profile
+    back up, the change brings the port's up and deletes a bridge NetworkManager left behind."""
+    (root / "etc/netplan/01-network-manager-all.yaml").write_text(NM_ALL, encoding="utf-8")
+    (root / "etc/netplan/90-kvmops-br0.yaml").write_text(BRIDGE_NM, encoding="utf-8")
+    (root / "etc/netplan/50-cloud-init.yaml").write_text((FIXTURES / "50-cloud-init.yaml.after").read_text(encoding="utf-8"),
+                                                         encoding="utf-8")
+    backend = NetplanBackend(Files(str(root)))
+    port = NetConfig("ens33", ipcfgs=[IpConfig(4, "static", ["20.0.0.16/24"], "20.0.0.2", ["20.0.0.2"])])
+    files = backend.absent("br0", port)
+    ens33 = yaml.safe_load(files["/etc/netplan/90-kvmops-ens33.yaml"])["network"]["ethernets"]["ens33"]
+    assert ens33["renderer"] == "NetworkManager" and ens33["addresses"] == ["20.0.0.16/24"]
+    change = backend.change_lines(None, ["delete bridge br0"], "br0", ["ens33"], False)
+    assert "nmcli --wait 30 connection up id netplan-ens33" in change[3]
+    assert change[-1] == "if ip link show dev br0 >/dev/null 2>&1; then ip link del dev br0; fi"
+    assert any("connection up id netplan-br0" in line for line in backend.reload_lines(["br0", "ens33"]))

@@ -1,0 +1,206 @@
+# -*- coding: utf-8 -*-
+# Copyright: kvmops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""kvm_bridge on a netplan host whose renderer is NetworkManager (Ubuntu
+Desktop's 01-network-manager-all.yaml, some server images), over SSH on one
+podman test host (netplan.io and network-manager installed with apt at test
+time), never on the runner.  The cases run in order on it: takeover in four
+steps, absent, a wrong gateway rolled back at once, a change left
+unconfirmed reverted by a reboot.  Every case checks the files: netplan's
+YAML and the keyfiles `netplan generate` writes for NetworkManager under
+/run/NetworkManager/system-connections, and which profile NetworkManager
+runs on each device.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "lab"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import testhost as lab  # noqa: E402  pylint: disable=wrong-import-position
+from test_bridge_testhost import (  # noqa: E402  pylint: disable=wrong-import-position
+    FOUR_STEPS, GATEWAY, WRONG_GATEWAY, _modes, _original, _run, _state)
+
+# Ubuntu Desktop's file (NetworkManager renders every device) and a cloud-init
+# style file that defines eth0 (static, the address podman gave it) and another NIC.
+SETUP = """set -e
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends netplan.io network-manager >/dev/null
+ip=$(ip -4 -o addr show dev eth0 | awk '{print $4}')
+umask 077
+cat > /etc/netplan/01-network-manager-all.yaml <<EOF
+# Let NetworkManager manage all devices on this system
+network:
+  version: 2
+  renderer: NetworkManager
+EOF
+cat > /etc/netplan/50-cloud-init.yaml <<EOF
+# written by the test as cloud-init would: eth0 static, another NIC by DHCP
+network:
+    version: 2
+    ethernets:
+        eth0:
+            addresses: [$ip]
+            routes:
+            -   to: default
+                via: 10.88.0.1
+        eth9:
+            dhcp4: true
+EOF
+# A real NIC has no address when NetworkManager starts; podman gives the container's eth0 one
+# before init, which NetworkManager would "assume" at boot instead of activating its profile.
+printf '[device]\nkeep-configuration=no\n' > /etc/NetworkManager/conf.d/90-test-boot-like-hardware.conf
+netplan generate
+nmcli connection reload
+nmcli --wait 30 connection up id netplan-eth0 >/dev/null
+"""
+
+NM_DIR = "/run/NetworkManager/system-connections"
+FILES = ("for f in /etc/netplan/* {0}/netplan-*; do echo \"== $f $(stat -c '%a %U:%G' \"$f\")\"; cat \"$f\"; done; "
+         "true").format(NM_DIR)
+
+
+@pytest.fixture(scope="module")
+def nm_host():
+    host = lab.TestHost(name="h4-netplan-nm-" + secrets.token_hex(4))
+    try:
+        host.start()
+        host.exec(["sh", "-c", SETUP])
+        yield host
+    finally:
+        host.remove()
+
+
+def _profiles(host):
+    """{device: the NetworkManager profile it runs} (devices NetworkManager manages)."""
+    out = host.exec(["nmcli", "-t", "-f", "DEVICE,CONNECTION", "device"]).stdout
+    return dict(line.split(":", 1) for line in out.splitlines() if line.split(":", 1)[1])
+
+
+def _keyfile(host, conn_id):
+    """A keyfile netplan generated, as {section: {key: value}}."""
+    text = host.exec(["cat", "{0}/{1}.nmconnection".format(NM_DIR, conn_id)]).stdout
+    result, section = {}, None
+    for line in text.splitlines():
+        if line.startswith("["):
+            section = result.setdefault(line.strip("[]"), {})
+        elif "=" in line:
+            key, value = line.split("=", 1)
+            section[key] = value
+    return result
+
+
+def _reboot(host):
+    """Power-cycle the host (podman restart: a new boot, the transient timers gone).  podman may give
+    eth0 another address; NetworkManager replaces it with the one of the restored profile, where the
+    host is reached again."""
+    lab.podman("restart", "--time", "20", host.name)
+    host._wait_for_systemd()  # pylint: disable=protected-access
+    host.exec(["nm-online", "-q", "-t", "60"])
+    host._wait_for_sshd()  # pylint: disable=protected-access
+
+
+def test_setup_is_netplan_with_networkmanager(nm_host):
+    """The starting point: NetworkManager runs eth0 from netplan's profile; networkd renders nothing."""
+    assert _state(nm_host) == _original(nm_host)
+    assert _profiles(nm_host)["eth0"] == "netplan-eth0"
+    assert nm_host.exec(["ls", "/run/systemd/network"], check=False).stdout.split() == []
+
+
+def test_takeover_four_steps(nm_host, run_playbook, tmp_path):
+    host = nm_host
+    modes = _modes(host)
+    proc, res = _run(run_playbook, tmp_path, host, FOUR_STEPS, bridge_args=dict(name="br0", ports=["eth0"], backend="auto"))
+    assert proc.returncode == 0
+    check, apply_, check2, apply2 = res["check"], res["apply"], res["check2"], res["apply2"]
+    assert check["changed"] is True and check["backend"] == "netplan"
+    assert apply_["changed"] is True and apply_["actions"] == check["actions"] and apply_["pending"] is False
+    assert GATEWAY in apply_["reached"]
+    assert check2["changed"] is False and check2["actions"] == []  # re-run: nothing to do
+    assert apply2["changed"] is False
+    assert _state(host) == dict(eth0=[], br0=[host.ip + "/16"], eth0_master="br0", default=[(GATEWAY, "br0")])
+    # the bridge's file: 0600, NetworkManager as the renderer of each of its devices (not globally)
+    assert _modes(host)["/etc/netplan/90-kvmops-br0.yaml"] == "600 root:root"
+    ours = yaml.safe_load(host.exec(["cat", "/etc/netplan/90-kvmops-br0.yaml"]).stdout)["network"]
+    assert "renderer" not in ours
+    assert ours["ethernets"]["eth0"]["renderer"] == "NetworkManager"
+    assert ours["bridges"]["br0"]["renderer"] == "NetworkManager" and ours["bridges"]["br0"]["interfaces"] == ["eth0"]
+    # cloud-init's file lost eth0 and kept its mode, comment and other NIC; Ubuntu's global file is untouched
+    cloud = host.exec(["cat", "/etc/netplan/50-cloud-init.yaml"]).stdout
+    assert "eth0:" not in cloud and "        eth9:\n            dhcp4: true" in cloud and cloud.startswith("# written by the test")
+    assert modes["/etc/netplan/50-cloud-init.yaml"] == _modes(host)["/etc/netplan/50-cloud-init.yaml"] == "600 root:root"
+    assert sorted(apply_["files"]) == ["/etc/netplan/50-cloud-init.yaml", "/etc/netplan/90-kvmops-br0.yaml"]
+    # netplan rendered for NetworkManager (not networkd), and NetworkManager runs the generated profiles
+    bridge, port = _keyfile(host, "netplan-br0"), _keyfile(host, "netplan-eth0")
+    assert bridge["connection"]["type"] == "bridge" and bridge["connection"]["interface-name"] == "br0"
+    assert bridge["ipv4"]["address1"] == host.ip + "/16" and bridge["ipv4"]["route1"] == "0.0.0.0/0," + GATEWAY
+    assert bridge["bridge"]["stp"] == "false"
+    assert port["connection"]["master"] == "br0" and port["connection"]["slave-type"] == "bridge"
+    assert "ipv4" not in port or "address1" not in port["ipv4"]
+    assert host.exec(["ls", "/run/systemd/network"], check=False).stdout.split() == []
+    profiles = _profiles(host)
+    assert profiles["br0"] == "netplan-br0" and profiles["eth0"] == "netplan-eth0"
+
+
+def test_absent_gives_the_address_back(nm_host, run_playbook, tmp_path):
+    host = nm_host
+    proc, res = _run(run_playbook, tmp_path, host, FOUR_STEPS, bridge_args=dict(name="br0", state="absent", backend="netplan"))
+    assert proc.returncode == 0
+    assert res["check"]["changed"] is True and "delete bridge br0" in res["check"]["actions"]
+    assert res["apply"]["changed"] is True
+    assert res["check2"]["changed"] is False and res["apply2"]["changed"] is False
+    assert _state(host) == _original(host)
+    released = yaml.safe_load(host.exec(["cat", "/etc/netplan/90-kvmops-eth0.yaml"]).stdout)["network"]["ethernets"]["eth0"]
+    assert released["renderer"] == "NetworkManager" and released["addresses"] == [host.ip + "/16"]
+    assert host.exec(["test", "-e", "/etc/netplan/90-kvmops-br0.yaml"], check=False).returncode != 0
+    assert host.exec(["test", "-e", NM_DIR + "/netplan-br0.nmconnection"], check=False).returncode != 0
+    assert _keyfile(host, "netplan-eth0")["ipv4"]["address1"] == host.ip + "/16"
+    assert _profiles(host)["eth0"] == "netplan-eth0" and "br0" not in _profiles(host)
+
+
+def test_wrong_gateway_rolls_back_at_once(nm_host, run_playbook, tmp_path):
+    host = nm_host
+    before = _state(host)
+    files_before = host.exec(["sh", "-c", FILES]).stdout
+    wrong = "10.88.255.254"
+    assert host.exec(["ping", "-c1", "-W1", wrong], check=False).returncode != 0, wrong + " answers: pick another wrong gateway"
+    args = dict(name="br0", ports=["eth0"], backend="netplan", ipv4=dict(address=host.ip + "/16", gateway=wrong))
+    proc, res = _run(run_playbook, tmp_path, host, WRONG_GATEWAY, bridge_args=args)
+    assert proc.returncode == 0
+    assert res["failed_when_result"] is False and res["changed"] is False  # the module failed; failed_when kept the play going
+    assert "could not reach gateway {0} through br0".format(wrong) in res["msg"] and "rolled back" in res["msg"]
+    assert _state(host) == before
+    # netplan's files, modes, and the keyfiles generated from them are as before; NetworkManager runs the old profile
+    assert host.exec(["sh", "-c", FILES]).stdout == files_before
+    assert _profiles(host)["eth0"] == "netplan-eth0" and "br0" not in _profiles(host)
+    assert "rollback of br0 done" in host.exec(["cat", "/var/lib/kvmops/bridge/br0.rollback.log"]).stdout
+
+
+def test_unconfirmed_change_reverted_at_boot(nm_host, run_playbook, tmp_path):
+    """The boot-time restore puts netplan's files back and renders them again
+    before NetworkManager starts: eth0 comes back with its profile."""
+    host = nm_host
+    assert _state(host) == _original(host)
+    files_before = host.exec(["sh", "-c", FILES]).stdout
+    args = dict(name="br0", ports=["eth0"], backend="netplan", confirm=False, rollback_timeout=900)
+    proc, res = _run(run_playbook, tmp_path, host, WRONG_GATEWAY, bridge_args=args)
+    assert proc.returncode == 0 and res["changed"] is True and res.get("pending") is True, res
+    assert _state(host)["eth0_master"] == "br0" and _profiles(host)["br0"] == "netplan-br0"
+    _reboot(host)
+    after = _state(host)
+    assert after == _original(host), after
+    assert after["default"] == [(GATEWAY, "eth0")]
+    assert host.exec(["sh", "-c", FILES]).stdout == files_before
+    assert _profiles(host)["eth0"] == "netplan-eth0" and "br0" not in _profiles(host)
+    log = host.exec(["cat", "/var/lib/kvmops/bridge/br0.rollback.log"]).stdout
+    assert "(change {0}, boot) started".format(res["change_id"]) in log
+    proc, res = _run(run_playbook, tmp_path, host, WRONG_GATEWAY, bridge_args=dict(name="br0", confirm_only=True))
+    assert proc.returncode == 0 and "rolled back" in res["msg"] and "at boot" in res["msg"]  # reachable over SSH
