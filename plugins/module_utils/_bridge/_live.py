@@ -173,9 +173,9 @@ def link_lines(link):
     q = shlex.quote
     name = q(link["name"])
     if link["kind"] == "vlan":
-        return ["ip link show dev {0} >/dev/null 2>&1 || ip link add link {1} name {0} type vlan id {2}".format(
-                    name, q(link["parent"]), int(link["id"])),
-                "ip link set dev {0} up".format(name)]
+        add = "ip link show dev {0} >/dev/null 2>&1 || ip link add link {1} name {0} type vlan id {2}".format(
+            name, q(link["parent"]), int(link["id"]))
+        return [add, "ip link set dev {0} up".format(name)]
     opts = ["mode", q(link["mode"])]
     if link.get("miimon") is not None:
         opts += ["miimon", str(int(link["miimon"]))]

@@ -123,8 +123,8 @@ def link_profiles(cfg, upper_id, upper_extra, upper_ip):
     if bond is not None:
         for port in bond.ports:
             port_id = _id(bond.name, "port", port)
-            result[_path(port_id)] = "\n".join(_connection(port_id, "ethernet", port, ["master={0}".format(bond.name),
-                                                                                        "slave-type=bond"])) + "\n"
+            lines = _connection(port_id, "ethernet", port, ["master={0}".format(bond.name), "slave-type=bond"])
+            result[_path(port_id)] = "\n".join(lines) + "\n"
             result[_path(_id(port))] = None
             ids.append(port_id)
         if upper == bond.name:
