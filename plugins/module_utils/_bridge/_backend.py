@@ -98,6 +98,11 @@ class BridgeBackend(abc.ABC):
     def check(self, which):
         """Raise KvmError when the backend's tools are missing (which(cmd) -> path or None)."""
 
+    def check_config(self, cfg):
+        """Raise KvmError (before anything changes) when the backend cannot write `cfg` on this host,
+        such as a bond without the package that reads its options."""
+        return None
+
     @abc.abstractmethod
     def present(self, cfg):
         """{path: content, or None to delete} for the bridge of `cfg` (a NetConfig)."""

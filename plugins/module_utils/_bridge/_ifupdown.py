@@ -133,9 +133,19 @@ class IfupdownBackend(BridgeBackend):
                    for line in main.splitlines()):
             raise KvmError("backend: {0} does not source {1}/*; add 'source {1}/*' to it".format(INTERFACES, DIRECTORY))
 
+    def check_config(self, cfg):
+        if cfg.bond is not None and not self.files.exists("/etc/network/if-pre-up.d/ifenslave"):
+            raise KvmError("bond: the ifupdown backend needs the ifenslave package for the bond-* options "
+                           "(/etc/network/if-pre-up.d/ifenslave is missing); nothing was changed")
+        if cfg.vlan is not None and cfg.vlan.name != "{0}.{1}".format(cfg.vlan.parent, cfg.vlan.id):
+            raise KvmError("vlan.name: the ifupdown backend makes a VLAN named <parent>.<id> ({0}.{1}), as ifupdown "
+                           "itself does; leave vlan.name out".format(cfg.vlan.parent, cfg.vlan.id))
+
     def _other_files(self, own):
-        paths = [INTERFACES] + sorted(glob.glob(DIRECTORY + "/*"))
-        return [p for p in paths if p not in own and os.path.isfile(p)]
+        root = self.files.root
+        paths = [INTERFACES] + sorted("/" + os.path.relpath(p, root)
+                                      for p in glob.glob(os.path.join(root, DIRECTORY.lstrip("/"), "*")))
+        return [p for p in paths if p not in own and os.path.isfile(os.path.join(root, p.lstrip("/")))]
 
     def _moved(self, ifnames, target, own):
         result = {}

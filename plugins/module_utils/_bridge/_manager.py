@@ -427,6 +427,7 @@ class BridgeManager:
         port_cfg = None
         if spec.state == "present":
             target, cfg = self.plan_present(spec, actual)
+            backend.check_config(cfg)
             wanted_files = backend.present(cfg)
         else:
             target, port_cfg = self.plan_absent(spec, actual)

@@ -15,7 +15,8 @@ import subprocess
 
 import pytest
 
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import ValidationError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError, ValidationError
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._backend import BondConfig, NetConfig, VlanConfig
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._files import Files
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._live import LiveReader, converge_script
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._manager import (
@@ -306,3 +307,63 @@ def test_networkmanager_brings_up_the_ports_then_the_bond(tmp_path):
     assert backend.activate_lines("br0", cfg.ports, True)[1:] == [
         "nmcli --wait 30 connection up id " + i for i in
         ("kvmops-bond0-port-eno1", "kvmops-bond0-port-eno2", "kvmops-bond0", "kvmops-br0-port-bond0.100", "kvmops-br0")]
+
+
+def test_ifupdown_needs_ifenslave_and_its_own_vlan_names(tmp_path):
+    backend = BACKEND_CLASSES["ifupdown"](Files(str(tmp_path)))
+    bond_cfg = NetConfig("br0", ["bond0"], bond=BondConfig("bond0", "active-backup", ["eno1"]))
+    with pytest.raises(KvmError) as e:
+        backend.check_config(bond_cfg)
+    assert str(e.value).startswith("bond: the ifupdown backend needs the ifenslave package")
+    hook = tmp_path / "etc" / "network" / "if-pre-up.d" / "ifenslave"
+    hook.parent.mkdir(parents=True)
+    hook.write_text("#!/bin/sh\n", encoding="utf-8")
+    assert backend.check_config(bond_cfg) is None
+    with pytest.raises(KvmError) as e:
+        backend.check_config(NetConfig("br0", ["trunk10"], vlan=VlanConfig(10, "eno1", "trunk10")))
+    assert str(e.value).startswith("vlan.name: the ifupdown backend makes a VLAN named <parent>.<id> (eno1.10)")
+    assert backend.check_config(NetConfig("br0", ["eno1.10"], vlan=VlanConfig(10, "eno1"))) is None
+    for other in ("networkd", "networkmanager", "ifcfg"):
+        assert BACKEND_CLASSES[other](Files(str(tmp_path))).check_config(bond_cfg) is None
+
+
+INSTALLER = """\
+source /etc/network/interfaces.d/*
+
+auto lo
+iface lo inet loopback
+
+allow-hotplug eno1
+iface eno1 inet static
+    address 192.0.2.10/24
+    gateway 192.0.2.1
+"""
+
+TUTORIAL_IFCFG = """\
+TYPE=Ethernet
+BOOTPROTO=static
+NAME=eno1
+DEVICE=eno1
+ONBOOT=yes
+IPADDR=192.0.2.10
+NETMASK=255.255.255.0
+GATEWAY=192.0.2.1
+"""
+
+
+def test_the_installers_configuration_of_a_bond_port_is_taken_out(tmp_path):
+    """ifupdown: the installer's stanza of eno1 is commented out; ifcfg: eno1's file keeps its lines, its
+    address commented out, and joins the bond."""
+    (tmp_path / "etc" / "network" / "interfaces.d").mkdir(parents=True)
+    (tmp_path / "etc" / "network" / "interfaces").write_text(INSTALLER, encoding="utf-8")
+    scripts = tmp_path / "etc" / "sysconfig" / "network-scripts"
+    scripts.mkdir(parents=True)
+    (scripts / "ifcfg-eno1").write_text(TUTORIAL_IFCFG, encoding="utf-8")
+    cfg = NetConfig("br0", ["bond0"], bond=BondConfig("bond0", "active-backup", ["eno1", "eno2"], 100))
+    files = BACKEND_CLASSES["ifupdown"](Files(str(tmp_path))).present(cfg)
+    active = [line for line in files["/etc/network/interfaces"].splitlines() if line.strip() and not line.startswith("#")]
+    assert active == ["source /etc/network/interfaces.d/*", "auto lo", "iface lo inet loopback"]
+    ifcfg = BACKEND_CLASSES["ifcfg"](Files(str(tmp_path))).present(cfg)["/etc/sysconfig/network-scripts/ifcfg-eno1"]
+    assert ifcfg.splitlines() == ["TYPE=Ethernet", "BOOTPROTO=none", "NAME=eno1", "DEVICE=eno1", "ONBOOT=yes",
+                                  "#IPADDR=192.0.2.10", "#NETMASK=255.255.255.0", "#GATEWAY=192.0.2.1",
+                                  "MASTER=bond0", "SLAVE=yes"]
