@@ -204,3 +204,58 @@ def test_unconfirmed_change_reverted_at_boot(nm_host, run_playbook, tmp_path):
     assert "(change {0}, boot) started".format(res["change_id"]) in log
     proc, res = _run(run_playbook, tmp_path, host, WRONG_GATEWAY, bridge_args=dict(name="br0", confirm_only=True))
     assert proc.returncode == 0 and "rolled back" in res["msg"] and "at boot" in res["msg"]  # reachable over SSH
+
+
+GOLDEN = ROOT / "tests" / "unit" / "plugins" / "module_utils" / "golden" / "bridge" / "netplan"
+# what netplan must render from the golden bridge files: {layout: {renderer: {generated file: lines in it}}}
+RENDERED = {
+    "bond": {
+        "networkd": {"systemd/network/10-netplan-bond0.netdev": ["Kind=bond", "Mode=802.3ad", "LACPTransmitRate=fast",
+                                                                 "MIIMonitorSec=100ms", "TransmitHashPolicy=layer3+4"],
+                     "systemd/network/10-netplan-eno1.network": ["Bond=bond0"],
+                     "systemd/network/10-netplan-eno2.network": ["Bond=bond0"],
+                     "systemd/network/10-netplan-bond0.network": ["Bridge=br0"],
+                     "systemd/network/10-netplan-br0.network": ["Address=192.0.2.10/24", "Gateway=192.0.2.1"]},
+        "NetworkManager": {"NetworkManager/system-connections/netplan-bond0.nmconnection": [
+            "type=bond", "mode=802.3ad", "lacp_rate=fast", "miimon=100", "xmit_hash_policy=layer3+4", "master=br0"],
+            "NetworkManager/system-connections/netplan-eno1.nmconnection": ["slave-type=bond", "master=bond0"],
+            "NetworkManager/system-connections/netplan-br0.nmconnection": ["type=bridge", "address1=192.0.2.10/24"]},
+    },
+    "vlan": {
+        "networkd": {"systemd/network/10-netplan-eno1.100.netdev": ["Kind=vlan", "Id=100"],
+                     "systemd/network/10-netplan-eno1.network": ["VLAN=eno1.100"],
+                     "systemd/network/10-netplan-eno1.100.network": ["Bridge=br0"]},
+        "NetworkManager": {"NetworkManager/system-connections/netplan-eno1.100.nmconnection": [
+            "type=vlan", "id=100", "parent=eno1", "master=br0"]},
+    },
+    "bond-vlan": {
+        "networkd": {"systemd/network/10-netplan-bond0.netdev": ["Kind=bond", "Mode=802.3ad"],
+                     "systemd/network/10-netplan-bond0.100.netdev": ["Kind=vlan", "Id=100"],
+                     "systemd/network/10-netplan-bond0.network": ["VLAN=bond0.100"],
+                     "systemd/network/10-netplan-eno1.network": ["Bond=bond0"],
+                     "systemd/network/10-netplan-bond0.100.network": ["Bridge=br0"]},
+        "NetworkManager": {"NetworkManager/system-connections/netplan-bond0.100.nmconnection": [
+            "type=vlan", "id=100", "parent=bond0", "master=br0"],
+            "NetworkManager/system-connections/netplan-eno2.nmconnection": ["slave-type=bond", "master=bond0"]},
+    },
+}
+
+
+@pytest.mark.parametrize("renderer", ["networkd", "NetworkManager"])
+def test_golden_bond_vlan_files_accepted_by_netplan(nm_host, renderer):
+    """netplan renders the golden files of the bond and VLAN layouts (this kernel has neither:
+    `netplan generate --root-dir` needs no driver and leaves the host's own configuration alone)."""
+    for layout, expected in sorted(RENDERED.items()):
+        root = "/tmp/kvmops-golden-{0}-{1}".format(renderer, layout)
+        text = (GOLDEN / layout / "files" / "etc" / "netplan" / "90-kvmops-br0.yaml").read_text(encoding="utf-8")
+        nm_host.exec(["sh", "-c", "rm -rf {0} && mkdir -p {0}/etc/netplan && umask 077 && cat > {0}/etc/netplan/90-kvmops-br0.yaml"
+                      .format(root)], input=text)
+        if renderer == "NetworkManager":
+            nm_host.exec(["sh", "-c", "umask 077 && printf 'network:\\n  version: 2\\n  renderer: NetworkManager\\n' > "
+                          "{0}/etc/netplan/01-network-manager-all.yaml".format(root)])
+        proc = nm_host.exec(["netplan", "generate", "--root-dir", root], check=False)
+        assert proc.returncode == 0 and "rror" not in proc.stderr, (layout, proc.stderr)
+        for path, lines in expected[renderer].items():
+            rendered = nm_host.exec(["cat", "{0}/run/{1}".format(root, path)], check=False).stdout.splitlines()
+            assert [line for line in lines if line not in rendered] == [], (layout, path, rendered)
+        nm_host.exec(["rm", "-rf", root])

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: kvmops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The netplan backend's files against golden files (tests/unit/fixtures/bridge/netplan):
+"""The netplan backend's files against golden files (tests/unit/fixtures/bridge/netplan; the bond and
+VLAN layouts in golden/bridge/netplan, compared by test_bridge_golden.py):
 cloud-init's 50-cloud-init.yaml loses the port's stanza and keeps its
 comments and the other NIC; the bridge's file follows netplan's reference
 (bridges.<id>.interfaces, macaddress, routes `to: default`, nameservers,
@@ -16,7 +17,7 @@ import pytest
 import yaml
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError
-from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._backend import NetConfig
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._backend import BondConfig, NetConfig, VlanConfig
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._files import Files
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._manager import detect_backend
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._netplan import NetplanBackend, remove_ethernet
@@ -207,3 +208,67 @@ def test_networkmanager_renderer_absent(root):
     assert "nmcli --wait 30 connection up id netplan-ens33" in change[3]
     assert change[-1] == "if ip link show dev br0 >/dev/null 2>&1; then ip link del dev br0; fi"
     assert any("connection up id netplan-br0" in line for line in backend.reload_lines(["br0", "ens33"]))
+
+
+# -- bonds and VLANs (the golden files of the three layouts: test_bridge_golden.py, golden/bridge/netplan) --------
+
+INSTALLER = """\
+# This is the network config written by 'subiquity'
+network:
+  ethernets:
+    eno1:
+      dhcp4: false
+    eno2:
+      dhcp4: false
+    eno3:
+      dhcp4: true
+  bonds:
+    bond0:
+      interfaces: [eno1, eno2]
+      addresses: [192.0.2.10/24]
+      parameters:
+        mode: active-backup
+  version: 2
+"""
+
+
+def _bond_vlan():
+    bond = BondConfig("bond0", "active-backup", ["eno1", "eno2"], miimon=100, primary="eno1")
+    return bond, VlanConfig(100, "bond0")
+
+
+def test_bond_members_and_bond_taken_out_of_the_installers_file(tmp_path):
+    """The members' stanzas and the installer's own bond0 leave its file (one definition each, in ours);
+    eno3 and the comment stay."""
+    (tmp_path / "etc/netplan").mkdir(parents=True)
+    (tmp_path / "etc/netplan/00-installer-config.yaml").write_text(INSTALLER, encoding="utf-8")
+    bond, _vlan = _bond_vlan()
+    cfg = NetConfig("br0", ["bond0"], MAC, False, None, False, None, [IpConfig(4, "static", ["192.0.2.10/24"])], bond=bond)
+    files = NetplanBackend(Files(str(tmp_path))).present(cfg)
+    assert files["/etc/netplan/00-installer-config.yaml"] == (
+        "# This is the network config written by 'subiquity'\nnetwork:\n  ethernets:\n    eno3:\n      dhcp4: true\n  version: 2\n")
+    ours = yaml.safe_load(files["/etc/netplan/90-kvmops-br0.yaml"])["network"]
+    assert sorted(ours["ethernets"]) == ["eno1", "eno2"]
+    assert ours["bonds"]["bond0"] == {"interfaces": ["eno1", "eno2"], "dhcp4": False, "dhcp6": False, "parameters": {
+        "mode": "active-backup", "mii-monitor-interval": 100, "primary": "eno1"}}
+    assert ours["bridges"]["br0"]["interfaces"] == ["bond0"]
+
+
+def test_bond_vlan_released_keeps_the_bond_and_the_vlan(tmp_path):
+    """absent: the bridge's file goes; the VLAN (on the bond, on its members) stays defined and gets the address."""
+    bond, vlan = _bond_vlan()
+    (tmp_path / "etc/netplan").mkdir(parents=True)
+    bridge = NetConfig("br0", ["bond0.100"], MAC, False, None, False, None, [], bond=bond, vlan=vlan)
+    (tmp_path / "etc/netplan/90-kvmops-br0.yaml").write_text(NetplanBackend(Files(str(tmp_path))).present(bridge)[
+        "/etc/netplan/90-kvmops-br0.yaml"], encoding="utf-8")
+    port = NetConfig("bond0.100", ipcfgs=[IpConfig(4, "static", ["192.0.2.10/24"], "192.0.2.1")], bond=bond, vlan=vlan)
+    files = NetplanBackend(Files(str(tmp_path))).absent("br0", port)
+    assert files["/etc/netplan/90-kvmops-br0.yaml"] is None
+    released = yaml.safe_load(files["/etc/netplan/90-kvmops-bond0.100.yaml"])["network"]
+    assert "bridges" not in released and sorted(released["ethernets"]) == ["eno1", "eno2"]
+    assert released["bonds"]["bond0"]["interfaces"] == ["eno1", "eno2"] and released["bonds"]["bond0"]["dhcp4"] is False
+    assert released["vlans"]["bond0.100"] == {"id": 100, "link": "bond0", "dhcp4": False, "dhcp6": False,
+                                              "addresses": ["192.0.2.10/24"], "routes": [{"to": "default", "via": "192.0.2.1"}]}
+    # taken over again, the release's file goes
+    again = NetplanBackend(Files(str(tmp_path))).present(bridge)
+    assert again["/etc/netplan/90-kvmops-bond0.100.yaml"] is None and again["/etc/netplan/90-kvmops-bond0.yaml"] is None
