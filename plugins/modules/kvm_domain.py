@@ -457,7 +457,7 @@ options:
   clone_from:
     description:
       - Define a new domain as a clone, of another domain (O(clone_from.domain)) or of one volume
-        (O(clone_from.pool) and O(clone_from.volume)). Only used to create the domain: an existing domain must be a clone
+        (O(clone_from.pool) and O(clone_from.volume)). Only used to create the domain; an existing domain must be a clone
         of the same source (recorded in its C(<metadata>)), else the task fails naming O(clone_from) and changes
         nothing; its disks are never cloned again, so a re-run is idempotent by name.
       - From a domain, the options given are written over the source's definition. Each disk of the source (a volume of
@@ -469,9 +469,9 @@ options:
         cloud-init seed. With O(cloud_init) it gets its own seed C(<name>-cidata.iso), whose C(instance-id) (default
         the clone's name) differs from the source's, so cloud-init runs as on a new instance (host name, new SSH host
         keys); the seed of a clone also carries cloud-init vendor-data that replaces the copied C(/etc/machine-id)
-        once per instance (C(systemd-machine-id-setup)). Your O(cloud_init.user_data) may turn it off with
-        C(vendor_data: {enabled: false}).
-      - Without O(cloud_init) the clone has no seed: cloud-init in it finds no data source and does nothing, so the
+        once per instance (C(systemd-machine-id-setup)). Your O(cloud_init.user_data) may turn it off by setting
+        cloud-init's C(vendor_data.enabled) to V(false).
+      - Without O(cloud_init) the clone has no seed, so cloud-init in it finds no data source and does nothing, so the
         clone keeps the source's host name, SSH host keys and machine-id, as any copy of a disk does. Give a clone of
         a cloud guest its own O(cloud_init).
     type: dict
@@ -488,7 +488,7 @@ options:
   linked:
     description:
       - With O(clone_from), V(true) makes each disk a qcow2 overlay backed by the source's volume (created at once,
-        whatever the size; the source's volume must then stay, and must not change while the clone uses it: do not
+        whatever the size; the source's volume must then stay, and must not change while the clone uses it, so do not
         start the source domain while a linked clone of it exists), V(false) a full copy (the time and space of the
         data). Defaults to V(true).
     type: bool
