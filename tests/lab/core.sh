@@ -8,6 +8,11 @@
 #                            else python3.13/python3.12 on PATH if it runs)
 #   core_venv VERSION PKG... makes/updates the venv (ansible-core==VERSION + PKG...),
 #                            prints its path; pip's log in .cache/core-venvs/
+#   controller_venv REQFILE  the controller venv of the integration tier and molecule:
+#                            .cache/controller-<core> with every pin of REQFILE (its
+#                            ansible-core pin picks the core and so the Python); prints
+#                            its path. Remade from scratch when REQFILE or the Python
+#                            changes (a venv holds only what the file pins).
 #   core_missing TIER MSG    a matrix tier that cannot run: says so plainly, records it
 #                            for the tier summary (KVMOPS_SKIP_LOG, kind "missing"),
 #                            returns 1 under KVMOPS_REQUIRE_ALL=1 (.ci/run), else 0
@@ -76,6 +81,34 @@ core_venv() {
       return 1
     fi
     echo "$want" >> "$stamp"
+  fi
+  flock -u "$lock"
+  echo "$venv"
+}
+
+controller_venv() {
+  local reqfile=$1 root core venv python log want
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  core=$(sed -n 's/^ansible-core==\([0-9.]*\).*/\1/p' "$reqfile")
+  [[ -n "$core" ]] || { echo "core: no ansible-core== pin in $reqfile" >&2; return 1; }
+  venv="$root/.cache/controller-$core"
+  python=$(core_python "$core") || return 1
+  want="$python $(sha256sum < "$reqfile" | cut -c1-16)"
+  mkdir -p "$root/.cache/core-venvs"
+  log="$root/.cache/core-venvs/pip-controller-$core.log"
+  exec {lock}>"$root/.cache/core-venvs/controller-$core.lock"
+  flock "$lock"
+  if [[ "$(cat "$venv/.kvmops-requirements" 2>/dev/null)" != "$want" ]] \
+      || ! "$venv/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    echo "core: making $venv with $python from ${reqfile#"$root"/} (log: ${log#"$root"/})" >&2
+    rm -rf "$venv"
+    if ! { "$python" -m venv "$venv" \
+        && "$venv/bin/pip" install --disable-pip-version-check -r "$reqfile"; } >"$log" 2>&1; then
+      tail -40 "$log" >&2
+      flock -u "$lock"
+      return 1
+    fi
+    echo "$want" > "$venv/.kvmops-requirements"
   fi
   flock -u "$lock"
   echo "$venv"
