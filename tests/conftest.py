@@ -20,53 +20,13 @@ the CI a skip means a promise was broken and must not pass unnoticed:
   skip is appended to it for the tier summary.
 
 ``xfail`` is not a skip and is left alone.
-
-The unit tier also runs on the oldest ansible-core of the matrix (2.16), which
-lacks ``ansible.module_utils.testing`` (new in 2.19): its
-``patch_module_args`` is provided here for those cores, the way tests set
-module arguments before 2.19 (``basic._ANSIBLE_ARGS``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import sys
-import types
-from unittest import mock
 
 import pytest
-
-
-def _testing_shim():
-    """ansible.module_utils.testing.patch_module_args for ansible-core < 2.19."""
-    try:
-        import ansible.module_utils.testing  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
-        return
-    except ImportError:
-        pass
-    try:
-        from ansible.module_utils import basic  # pylint: disable=import-outside-toplevel
-    except ImportError:
-        return  # no ansible-core at all: the tests that need it say so themselves
-
-    @contextlib.contextmanager
-    def patch_module_args(args=None):
-        if not isinstance(args, (dict, type(None))):
-            raise TypeError("The `args` arg must be a dict or None.")
-        payload = json.dumps(dict(ANSIBLE_MODULE_ARGS=args or {})).encode()
-        with mock.patch.object(basic, "_ANSIBLE_ARGS", payload):
-            yield
-
-    shim = types.ModuleType("ansible.module_utils.testing")
-    shim.patch_module_args = patch_module_args
-    sys.modules["ansible.module_utils.testing"] = shim
-    import ansible.module_utils  # pylint: disable=import-outside-toplevel
-    ansible.module_utils.testing = shim
-
-
-_testing_shim()
 
 KERNEL_PREFIX = "kernel:"
 

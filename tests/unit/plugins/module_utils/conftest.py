@@ -11,15 +11,13 @@ state per process, shared by every connection to it."""
 from __future__ import annotations
 
 import uuid
-from unittest import mock
 
 import pytest
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_spec import ITEM_KEYS
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import Connection
 from ansible_collections.kvmops.hypervisor.plugins.modules import kvm_domain
+from ansible_collections.kvmops.hypervisor.tests.unit.plugins._runner import run_main
 
 URI = "test:///default"
 
@@ -63,31 +61,10 @@ class Failed(Exception):
         self.field = result["msg"].split(": ", 1)[0]
 
 
-class _Exit(Exception):
-    def __init__(self, result):
-        super().__init__()
-        self.result = result
-
-
-def _exit_json(_module, **result):
-    raise _Exit(result)
-
-
-def _fail_json(_module, msg, **result):
-    raise _Exit(dict(result, failed=True, msg=msg))
-
-
 def run_module(args, check_mode=False, diff=True):
     """kvm_domain's result for `args` (None values left out as Ansible leaves them)."""
     args = dict((k, v) for k, v in args.items() if v is not None)
-    args.update(_ansible_check_mode=check_mode, _ansible_diff=diff)
-    with patch_module_args(args), mock.patch.object(AnsibleModule, "exit_json", _exit_json), \
-            mock.patch.object(AnsibleModule, "fail_json", _fail_json):
-        try:
-            kvm_domain.main()
-        except _Exit as done:
-            return done.result
-    raise AssertionError("kvm_domain returned without exit_json or fail_json")
+    return run_main(kvm_domain.main, args, check_mode, diff, printed=False)
 
 
 @pytest.fixture

@@ -12,37 +12,15 @@ from __future__ import annotations
 from unittest import mock
 
 import pytest
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._manager import KvmBridge
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge import _rollback
 from ansible_collections.kvmops.hypervisor.plugins.modules import kvm_bridge
-
-
-class _Exit(Exception):
-    def __init__(self, result):
-        super().__init__()
-        self.result = result
-
-
-def _exit_json(_module, **result):
-    raise _Exit(result)
-
-
-def _fail_json(_module, msg, **result):
-    raise _Exit(dict(result, failed=True, msg=msg))
+from ansible_collections.kvmops.hypervisor.tests.unit.plugins._runner import run_main
 
 
 def run_module(args, check_mode=True):
-    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=True)
-    with patch_module_args(args), mock.patch.object(AnsibleModule, "exit_json", _exit_json), \
-            mock.patch.object(AnsibleModule, "fail_json", _fail_json):
-        try:
-            kvm_bridge.main()
-        except _Exit as done:
-            return done.result
-    raise AssertionError("kvm_bridge returned without exit_json or fail_json")
+    return run_main(kvm_bridge.main, args, check_mode, printed=False)
 
 
 @pytest.mark.parametrize("args, field", [

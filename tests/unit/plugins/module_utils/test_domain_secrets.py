@@ -16,7 +16,6 @@ import libvirt
 import pytest
 
 from ansible.module_utils.common.parameters import PASS_VARS
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_secrets import secret_values
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_spec import ITEM_KEYS
@@ -29,6 +28,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml impo
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse, to_string
 from ansible_collections.kvmops.hypervisor.plugins.modules import kvm_domain
+from ansible_collections.kvmops.hypervisor.tests.unit.plugins._runner import run_main
 
 URI = "test:///default"
 PW1 = "Pw1-q7Zx"
@@ -230,18 +230,15 @@ def test_secret_values_in_xml_that_parses():
     assert secret_values(dict(xml="<domain><name>x</name></domain>", domains=None)) == set()
 
 
-def test_a_broken_xml_fails_and_its_password_is_not_printed(lab, capsys):
+def test_a_broken_xml_fails_and_its_password_is_not_printed(lab):
     """Through AnsibleModule's own fail_json: the invocation it prints holds `xml`, masked."""
     _connection, prefix, _volume = lab
     xml = "<domain type='qemu'><name>{0}b</name><devices><graphics type='vnc' passwd='{1}'></devices></domain>".format(prefix, PW1)
     args = dict(name=prefix + "b", uri=URI, state="present", xml=xml, _ansible_verbosity=3)
     if "inject_invocation" in PASS_VARS:  # ansible-core >= 2.21 prints the invocation only when asked
         args["_ansible_inject_invocation"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            kvm_domain.main()
-    out = capsys.readouterr().out
-    result = json.loads(out)
+    result = run_main(kvm_domain.main, args)
+    out = result.output
     assert result["failed"] and result["msg"].startswith("xml: is not well-formed XML")
     assert "passwd=" in result["invocation"]["module_args"]["xml"]
     assert PW1 not in out

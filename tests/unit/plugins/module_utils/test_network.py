@@ -7,7 +7,6 @@ and plan/apply against libvirt's built-in test:///default driver."""
 from __future__ import annotations
 
 import ipaddress
-import json
 import struct
 import uuid
 
@@ -15,7 +14,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _routes
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import NotFoundError, ValidationError
@@ -30,6 +28,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._network_xml imp
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse, to_string
 from ansible_collections.kvmops.hypervisor.plugins.modules import kvm_network
+from ansible_collections.kvmops.hypervisor.tests.unit.plugins._runner import run_main
 
 URI = "test:///default"
 
@@ -532,15 +531,10 @@ class Failed(Exception):
         self.result = result
 
 
-def run_main(capsys, check_mode=False, **params):
+def run_network(check_mode=False, **params):
     """kvm_network's main() in this process, as Ansible runs it (the real
     AnsibleModule, argument spec and runner), on the test:/// driver."""
-    capsys.readouterr()
-    args = dict(params, uri=URI, _ansible_check_mode=check_mode, _ansible_diff=True)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            kvm_network.main()
-    result = json.loads(capsys.readouterr().out)
+    result = run_main(kvm_network.main, dict(params, uri=URI), check_mode)
     if result.get("failed"):
         raise Failed(result)
     return result
@@ -553,9 +547,9 @@ def backend(connection, check_mode=False):
 
 
 @pytest.fixture
-def run(connection, capsys):
+def run(connection):
     def run_(_connection, check_mode=False, **params):
-        result = run_main(capsys, check_mode, **params)
+        result = run_network(check_mode, **params)
         if "diff" in result:  # the fields that differ, as before the runner added headers
             result["diff"] = dict(before=result["diff"]["before"], after=result["diff"]["after"])
         return result

@@ -7,15 +7,11 @@ directories are real directories under tmp_path)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import os
 import stat
 import uuid
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError, ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import Connection
@@ -29,6 +25,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._pool import (
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import parse, to_string
 from ansible_collections.kvmops.hypervisor.plugins.modules import kvm_pool
+from ansible_collections.kvmops.hypervisor.tests.unit.plugins._runner import run_main
 
 URI = "test:///default"
 
@@ -56,11 +53,7 @@ class ModuleFailed(Exception):
 def run_module(main, args, check_mode=False):
     """The module's main() in this process (AnsibleModule, the runner, the
     back end), with --diff; its result, or ModuleFailed."""
-    out = io.StringIO()
-    with patch_module_args(dict(args, _ansible_check_mode=check_mode, _ansible_diff=True)):
-        with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
-            main()
-    result = json.loads(out.getvalue())
+    result = run_main(main, args, check_mode)
     if result.get("failed"):
         raise ModuleFailed(result)
     return result

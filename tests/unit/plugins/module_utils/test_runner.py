@@ -7,39 +7,20 @@ A toy back end creates volumes in the test:/// driver's default pool."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import uuid
 
 import pytest
 
-from ansible.module_utils import basic
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import ConcurrentChangeError, Connection
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._module import CONNECTION_ARGS, run
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._plan import Backend, Plan
+from ansible_collections.kvmops.hypervisor.tests.unit.plugins._runner import run_main
 
 POOL = "default-pool"
 _VOLUME_XML = "<volume><name>{0}</name><capacity unit='K'>4</capacity></volume>"
-
-
-@contextlib.contextmanager
-def module_args(args):
-    """The module arguments AnsibleModule reads (ansible-core 2.16 to 2.21)."""
-    try:
-        from ansible.module_utils.testing import patch_module_args
-    except ImportError:  # ansible-core < 2.19
-        saved = basic._ANSIBLE_ARGS
-        basic._ANSIBLE_ARGS = json.dumps(dict(ANSIBLE_MODULE_ARGS=args)).encode()
-        try:
-            yield
-        finally:
-            basic._ANSIBLE_ARGS = saved
-    else:
-        with patch_module_args(args):
-            yield
 
 
 class Volumes(Backend):
@@ -101,15 +82,14 @@ class Facts(Backend):
         return plan
 
 
-def execute(capsys, backend, args, check_mode=False, diff=False):
-    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    with module_args(args):
+def execute(backend, args, check_mode=False, diff=False):
+    def main():
         module = AnsibleModule(argument_spec=dict(
             CONNECTION_ARGS, name=dict(type="str"), names=dict(type="list", elements="str")), supports_check_mode=True)
-        with pytest.raises(SystemExit) as exit_:
-            run(module, backend)
-    result = json.loads(capsys.readouterr().out)
-    return exit_.value.code, result
+        run(module, backend)
+
+    result = run_main(main, args, check_mode, diff)
+    return result.exit_code, dict(result)
 
 
 @pytest.fixture
@@ -128,9 +108,9 @@ def lab():
 URI = dict(uri="test:///default")
 
 
-def test_check_mode_plans_and_writes_nothing(capsys, lab):
+def test_check_mode_plans_and_writes_nothing(lab):
     prefix, pool = lab
-    code, result = execute(capsys, Volumes, dict(URI, name=prefix + "a"), check_mode=True, diff=True)
+    code, result = execute(Volumes, dict(URI, name=prefix + "a"), check_mode=True, diff=True)
     assert code == 0
     assert result["changed"] is True
     assert result["actions"] == ["create volume {0}a".format(prefix)]
@@ -139,22 +119,22 @@ def test_check_mode_plans_and_writes_nothing(capsys, lab):
     assert prefix + "a" not in pool.listVolumes()
 
 
-def test_single_form_applies_then_is_unchanged(capsys, lab):
+def test_single_form_applies_then_is_unchanged(lab):
     prefix, pool = lab
-    code, first = execute(capsys, Volumes, dict(URI, name=prefix + "a"))
+    code, first = execute(Volumes, dict(URI, name=prefix + "a"))
     assert (code, first["changed"]) == (0, True)
     assert "name" not in first and "diff" not in first
     assert prefix + "a" in pool.listVolumes()
-    code, second = execute(capsys, Volumes, dict(URI, name=prefix + "a"), diff=True)
+    code, second = execute(Volumes, dict(URI, name=prefix + "a"), diff=True)
     assert (code, second["changed"], second["actions"]) == (0, False, [])
     assert second["diff"] == dict(before={}, after={})
 
 
-def test_list_form_shapes_items_actions_and_diff(capsys, lab):
+def test_list_form_shapes_items_actions_and_diff(lab):
     prefix, pool = lab
     pool.createXML(_VOLUME_XML.format(prefix + "b"), 0)
     names = [prefix + "a", prefix + "b"]
-    code, result = execute(capsys, Volumes, dict(URI, names=names), diff=True)
+    code, result = execute(Volumes, dict(URI, names=names), diff=True)
     assert code == 0
     assert [(i["name"], i["changed"]) for i in result["names"]] == [(names[0], True), (names[1], False)]
     assert result["actions"] == ["{0}: create volume {0}".format(names[0])]
@@ -162,10 +142,10 @@ def test_list_form_shapes_items_actions_and_diff(capsys, lab):
                                    before=dict(present=False), after=dict(present=True))]
 
 
-def test_mid_list_failure_reports_the_items_before_it(capsys, lab):
+def test_mid_list_failure_reports_the_items_before_it(lab):
     prefix, pool = lab
     names = [prefix + "a", prefix + "b", prefix + "boom", prefix + "c"]
-    code, result = execute(capsys, Volumes, dict(URI, names=names))
+    code, result = execute(Volumes, dict(URI, names=names))
     assert code == 1 and result["failed"] is True
     assert result["msg"] == "names[2] ({0}boom): names: {0}boom exploded".format(prefix)
     assert result["changed"] is True
@@ -175,45 +155,45 @@ def test_mid_list_failure_reports_the_items_before_it(capsys, lab):
     assert sorted(v for v in pool.listVolumes() if v.startswith(prefix)) == sorted(names[:2])
 
 
-def test_bad_input_touches_nothing(capsys, lab):
+def test_bad_input_touches_nothing(lab):
     prefix, pool = lab
-    code, result = execute(capsys, Volumes, dict(URI, names=[prefix + "a", "bad"]))
+    code, result = execute(Volumes, dict(URI, names=[prefix + "a", "bad"]))
     assert code == 1
     assert result["msg"] == "names[1]: 'bad' is refused"
     assert result["changed"] is False
     assert not [v for v in pool.listVolumes() if v.startswith(prefix)]
 
 
-def test_concurrent_change_is_planned_again(capsys, lab):
+def test_concurrent_change_is_planned_again(lab):
     prefix, pool = lab
     Volumes.races.add(prefix + "a")
-    code, result = execute(capsys, Volumes, dict(URI, name=prefix + "a"))
+    code, result = execute(Volumes, dict(URI, name=prefix + "a"))
     assert (code, result["changed"]) == (0, True)
     assert prefix + "a" in pool.listVolumes()
     assert not Volumes.races
 
 
-def test_backend_without_libvirt_gets_no_connection(capsys):
-    code, result = execute(capsys, Facts, dict(uri="qemu+nowhere:///nothing"))
+def test_backend_without_libvirt_gets_no_connection():
+    code, result = execute(Facts, dict(uri="qemu+nowhere:///nothing"))
     assert code == 0
     result.pop("invocation", None)  # ansible-core >= 2.21 adds it only when asked
     assert result == dict(changed=False, actions=[], ansible_facts=dict(answer=42), connection="None")
 
 
-def test_settle_runs_once_after_every_item_and_never_in_check_mode(capsys, lab):
+def test_settle_runs_once_after_every_item_and_never_in_check_mode(lab):
     prefix, pool = lab
     names = [prefix + "a", prefix + "b"]
     Settling.settled.clear()
-    execute(capsys, Settling, dict(URI, names=names), check_mode=True)
+    execute(Settling, dict(URI, names=names), check_mode=True)
     assert Settling.settled == []
-    code, result = execute(capsys, Settling, dict(URI, names=names))
+    code, result = execute(Settling, dict(URI, names=names))
     assert code == 0 and Settling.settled == [names]
 
 
-def test_a_failed_settle_lists_every_applied_item(capsys, lab):
+def test_a_failed_settle_lists_every_applied_item(lab):
     prefix, pool = lab
     names = [prefix + "a", prefix + "late"]
-    code, result = execute(capsys, Settling, dict(URI, names=names))
+    code, result = execute(Settling, dict(URI, names=names))
     assert code == 1
     assert result["msg"] == "wait_for: timed out waiting for {0}late".format(prefix)
     assert result["changed"] is True

@@ -8,14 +8,10 @@ does (memory, overlays, refusals) is covered by the integration target."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import uuid
 
 import libvirt
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils import _snapshot, _snapshot_model
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import ConcurrentChangeError, Connection
@@ -29,6 +25,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._snapshot_model 
     with_description,
 )
 from ansible_collections.kvmops.hypervisor.plugins.modules import kvm_snapshot
+from ansible_collections.kvmops.hypervisor.tests.unit.plugins._runner import run_main
 
 TEST_URI = "test:///default"
 
@@ -41,11 +38,7 @@ class ModuleFailed(Exception):
 
 def run_module(args, check_mode=False):
     """kvm_snapshot's main() in this process, with --diff; its result, or ModuleFailed."""
-    out = io.StringIO()
-    with patch_module_args(dict(args, uri=TEST_URI, _ansible_check_mode=check_mode, _ansible_diff=True)):
-        with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
-            kvm_snapshot.main()
-    result = json.loads(out.getvalue())
+    result = run_main(kvm_snapshot.main, dict(args, uri=TEST_URI), check_mode)
     if result.get("failed"):
         raise ModuleFailed(result)
     return result

@@ -7,10 +7,8 @@ runner's libvirtd, in a pool of this test's own under tmp_path."""
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
-import io
 import json
 import lzma
 import os
@@ -22,7 +20,6 @@ import uuid
 
 import libvirt
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import NotFoundError, ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import Connection
@@ -33,6 +30,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._volume import (
     sha256_file,
 )
 from ansible_collections.kvmops.hypervisor.plugins.modules import kvm_volume
+from ansible_collections.kvmops.hypervisor.tests.unit.plugins._runner import run_main
 
 TEST_URI = "test:///default"
 TEST_POOL = "default-pool"
@@ -76,11 +74,7 @@ class _Planning:
 def run_module(args, check_mode=False):
     """kvm_volume's main() in this process (AnsibleModule, the runner, the
     back end), with --diff; its result, or ModuleFailed."""
-    out = io.StringIO()
-    with patch_module_args(dict(args, _ansible_check_mode=check_mode, _ansible_diff=True)):
-        with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
-            kvm_volume.main()
-    result = json.loads(out.getvalue())
+    result = run_main(kvm_volume.main, args, check_mode)
     if result.get("failed"):
         raise ModuleFailed(result)
     return result
