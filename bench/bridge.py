@@ -16,7 +16,10 @@ tests/integration/test_bridge_testhost.py (never the runner), then --repeat time
             duration (its log's "started"/"done" lines, ns timestamps).
 
   source tests/lab/env.sh
-  python bench/bridge.py [--backends networkd,ifupdown,networkmanager,netplan] [--repeat 2] [--keep]
+  python bench/bridge.py [--backends networkd,ifupdown,networkmanager,netplan,netplan-nm] [--repeat 2] [--keep]
+
+netplan-nm is backend netplan on a host whose netplan renderer is NetworkManager
+(set up as in tests/integration/test_bridge_netplan_nm.py).
 """
 
 from __future__ import annotations
@@ -39,6 +42,10 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 import testhost as lab  # noqa: E402  pylint: disable=wrong-import-position,import-error
 from test_bridge_testhost import SETUP  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from test_bridge_netplan_nm import SETUP as NETPLAN_NM_SETUP  # noqa: E402  pylint: disable=wrong-import-position,import-error
+
+SETUPS = dict(SETUP, **{"netplan-nm": NETPLAN_NM_SETUP})
+MODULE_BACKEND = {"netplan-nm": "netplan"}  # the case's name -> kvm_bridge's backend option
 
 WRONG = "10.88.255.254"
 PLAY = """\
@@ -113,12 +120,13 @@ def restore_duration(host, change_id):
     return float("nan")
 
 
-def bench_backend(backend, repeat, keep):
+def bench_backend(case, repeat, keep):
     host = lab.TestHost()
     figures = dict(stall=[], wrong_task=[], restore=[])
+    backend = MODULE_BACKEND.get(case, case)
     try:
         host.start()
-        host.exec(["sh", "-c", SETUP[backend]])
+        host.exec(["sh", "-c", SETUPS[case]])
         with tempfile.TemporaryDirectory(prefix="kvmops-bench-bridge-") as workdir:
             for _round in range(repeat):
                 stall, res = longest_stall(host, workdir, dict(name="br0", ports=["eth0"], backend=backend))
@@ -148,7 +156,7 @@ def _load():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
-    parser.add_argument("--backends", default="networkd,ifupdown,networkmanager,netplan")
+    parser.add_argument("--backends", default="networkd,ifupdown,networkmanager,netplan,netplan-nm")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
