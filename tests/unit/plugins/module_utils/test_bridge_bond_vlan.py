@@ -19,6 +19,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import K
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._backend import BondConfig, NetConfig, VlanConfig
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._files import Files
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._live import LiveReader, converge_script
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._rollback import Rollback
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._manager import (
     BACKEND_CLASSES, BridgeManager, kernel_features, links_of)
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._spec import BridgeSpec
@@ -367,3 +368,16 @@ def test_the_installers_configuration_of_a_bond_port_is_taken_out(tmp_path):
     assert ifcfg.splitlines() == ["TYPE=Ethernet", "BOOTPROTO=none", "NAME=eno1", "DEVICE=eno1", "ONBOOT=yes",
                                   "#IPADDR=192.0.2.10", "#NETMASK=255.255.255.0", "#GATEWAY=192.0.2.1",
                                   "MASTER=bond0", "SLAVE=yes"]
+
+
+def test_the_restore_script_deletes_the_bond_and_vlan_the_change_made(manager, tmp_path):
+    s = spec(bond=BOND, vlan=dict(id=100))
+    rb = Rollback(lambda argv: (0, "", ""), "br0", state_dir=str(tmp_path / "state"), unit_dir=str(tmp_path / "units"))
+    rb.prepare({}, _before(s), [])
+    script = (tmp_path / "state" / "br0" / "restore.sh").read_text(encoding="utf-8")
+    assert subprocess.run(["sh", "-n"], input=script, text=True, check=False).returncode == 0
+    deletions = [line.strip() for line in script.splitlines() if "ip link del dev" in line]
+    assert deletions == ["if ip link show dev bond0.100 >/dev/null 2>&1; then ip link del dev bond0.100; fi",
+                         "if ip link show dev bond0 >/dev/null 2>&1; then ip link del dev bond0; fi",
+                         "if ip link show dev br0 >/dev/null 2>&1; then ip link del dev br0; fi"]
+    assert "  ip link set dev eno1 nomaster" in script and "  ip addr replace 192.0.2.10/24 dev eno1" in script
