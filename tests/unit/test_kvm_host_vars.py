@@ -14,7 +14,8 @@ import yaml
 
 VARS = Path(__file__).resolve().parents[2] / "roles" / "kvm_host" / "vars"
 OS_FILES = sorted(p for p in VARS.glob("*.yml") if p.name != "main.yml")
-KEYS = {"__kvm_host_packages_base", "__kvm_host_packages_gui", "__kvm_host_sshd_service"}
+KEYS = {"__kvm_host_packages_base", "__kvm_host_packages_gui", "__kvm_host_packages_uefi", "__kvm_host_packages_tpm",
+        "__kvm_host_sshd_service"}
 
 
 def _candidates(distribution, family, major):
@@ -41,6 +42,10 @@ def test_os_file_declares_the_internal_variables(path):
     assert set(data) == KEYS, path.name
     assert data["__kvm_host_packages_base"] and all(isinstance(p, str) for p in data["__kvm_host_packages_base"])
     assert all(isinstance(p, str) for p in data["__kvm_host_packages_gui"])
+    # UEFI firmware for every OS; swtpm where the OS has it (not EL 7).
+    assert data["__kvm_host_packages_uefi"] and all(isinstance(p, str) for p in data["__kvm_host_packages_uefi"])
+    assert all(isinstance(p, str) for p in data["__kvm_host_packages_tpm"])
+    assert data["__kvm_host_packages_tpm"] or path.stem == "RedHat7"
     assert data["__kvm_host_sshd_service"] in ("ssh", "sshd")
 
 
