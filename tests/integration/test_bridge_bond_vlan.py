@@ -155,3 +155,74 @@ def test_bond_under_the_bridge_carries_traffic(host, run_playbook, tmp_path):
     finally:
         host.exec(["sh", "-c", "ip link del kvbr0; ip link del kvbond0; ip link del kvb0; ip link del kvb1; "
                    "ip netns del kvmops-peer; rm -f /etc/systemd/network/10-kvmops-kv*; true"], check=False)
+
+
+GOLDEN = ROOT / "tests" / "unit" / "plugins" / "module_utils" / "golden" / "bridge"
+
+TOOLS = """set -e
+# no service starts on install (NetworkManager would take eth0); eth0 stays networkd's
+printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+mkdir -p /etc/NetworkManager/conf.d
+printf '[main]\\nno-auto-default=*\\n\\n[keyfile]\\nunmanaged-devices=interface-name:eth0;interface-name:lo\\n' \\
+    > /etc/NetworkManager/conf.d/90-kvmops-test.conf
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends network-manager ifupdown ifenslave >/dev/null
+rm -f /usr/sbin/policy-rc.d
+"""
+
+
+def _copy(host, source, dest):
+    host.exec(["mkdir", "-p", dest])
+    lab.podman("cp", str(source) + "/.", "{0}:{1}".format(host.name, dest))
+
+
+def test_the_tools_read_the_golden_files_as_meant(host):
+    """The golden files of test_bridge_golden.py loaded by the tools themselves (Debian 12: NetworkManager
+    1.42, ifupdown 0.8 with ifenslave, systemd-networkd 252): each reads the bond and VLAN settings we mean.
+    Nothing is brought up (the kernel may lack the drivers): NetworkManager's copies get autoconnect=false."""
+    host.exec(["sh", "-c", TOOLS])
+    # NetworkManager: every profile loads, with the bond options, the VLAN and the ports as written
+    for layout in ("bond", "vlan", "bond-vlan"):
+        _copy(host, GOLDEN / "networkmanager" / layout / "files" / "etc" / "NetworkManager" / "system-connections",
+              "/etc/NetworkManager/system-connections")
+    host.exec(["sh", "-c", "cd /etc/NetworkManager/system-connections && chmod 600 kvmops-* && "
+               "sed -i 's/^\\[connection\\]$/[connection]\\nautoconnect=false/' kvmops-* && systemctl start NetworkManager && "
+               "for i in $(seq 60); do nmcli -t general status >/dev/null 2>&1 && break; sleep 1; done; nmcli connection reload"])
+
+    def nm(conn, fields):
+        out = host.exec(["nmcli", "-t", "-f", fields, "connection", "show", conn]).stdout
+        return dict(line.split(":", 1) for line in out.splitlines())
+    bond = nm("kvmops-br0-port-bond0", "connection.type,connection.interface-name,connection.master,connection.slave-type,bond.options")
+    assert (bond["connection.type"], bond["connection.master"], bond["connection.slave-type"]) == ("bond", "br0", "bridge")
+    assert set(bond["bond.options"].split(",")) >= {"mode=802.3ad", "miimon=100", "lacp_rate=fast", "xmit_hash_policy=layer3+4"}
+    port = nm("kvmops-bond0-port-eno1", "connection.type,connection.interface-name,connection.master,connection.slave-type")
+    assert port == {"connection.type": "802-3-ethernet", "connection.interface-name": "eno1", "connection.master": "bond0",
+                    "connection.slave-type": "bond"}
+    vlan = nm("kvmops-br0-port-bond0.100", "connection.type,connection.master,vlan.id,vlan.parent")
+    assert vlan == {"connection.type": "vlan", "connection.master": "br0", "vlan.id": "100", "vlan.parent": "bond0"}
+    lower = nm("kvmops-bond0", "connection.type,ipv4.method,bond.options")
+    assert lower["connection.type"] == "bond" and lower["ipv4.method"] == "disabled"
+    assert nm("kvmops-br0-port-eno1.100", "vlan.id,vlan.parent") == {"vlan.id": "100", "vlan.parent": "eno1"}
+    # ifupdown: ifquery parses the stanzas and reads the options
+    _copy(host, GOLDEN / "ifupdown" / "bond" / "files" / "etc" / "network" / "interfaces.d", "/tmp/golden/bond")
+    _copy(host, GOLDEN / "ifupdown" / "bond-vlan" / "files" / "etc" / "network" / "interfaces.d", "/tmp/golden/bond-vlan")
+
+    def ifquery(path, iface):
+        return host.exec(["ifquery", "--interfaces", path, iface]).stdout.splitlines()
+    assert {"bond-slaves: eno1 eno2", "bond-mode: 802.3ad", "bond-miimon: 100", "bond-lacp-rate: fast",
+            "bond-xmit-hash-policy: layer3+4"} <= set(ifquery("/tmp/golden/bond/kvmops-br0", "bond0"))
+    assert "bridge_ports: bond0" in ifquery("/tmp/golden/bond/kvmops-br0", "br0")
+    assert "vlan-raw-device: bond0" in ifquery("/tmp/golden/bond-vlan/kvmops-br0", "bond0.100")
+    assert "bond-mode: 802.3ad" in ifquery("/tmp/golden/bond-vlan/kvmops-bond0", "bond0")
+    # systemd-networkd: no complaint about any key of the bond/VLAN files (br0's own files are left out: it would
+    # get an address); a file with a wrong key shows the check would see one
+    files = GOLDEN / "networkd" / "bond-vlan" / "files" / "etc" / "systemd" / "network"
+    _copy(host, files, "/tmp/golden/networkd")
+    host.exec(["sh", "-c", "cp -r /tmp/golden/networkd/. /etc/systemd/network/ && rm /etc/systemd/network/10-kvmops-br0.* && "
+               "printf '[Match]\\nName=kvmops-none\\n\\n[Network]\\nBondd=bond0\\n' > /etc/systemd/network/10-kvmops-probe.network && "
+               "journalctl --rotate >/dev/null 2>&1; date +%s > /tmp/since && networkctl reload && sleep 2"])
+    log = host.exec(["sh", "-c", "journalctl -o cat -u systemd-networkd --since @$(cat /tmp/since)"]).stdout
+    complaints = [line for line in log.splitlines() if "10-kvmops-" in line and ("Unknown" in line or "Failed to parse" in line
+                                                                                   or "Invalid" in line)]
+    assert [line for line in complaints if "10-kvmops-probe.network" in line], log  # the check sees a wrong key
+    assert [line for line in complaints if "10-kvmops-probe.network" not in line] == []
