@@ -144,7 +144,7 @@ def guest_domains(guests, defaults):
         }
         # Only what the guest sets: a domain without these keeps kvm_domain's defaults.
         for key in ("graphics_password", "cloud_init", "wait_for", "wait_timeout", "tags", "guest_agent",
-                    "address_source"):
+                    "address_source", "machine", "firmware", "secure_boot", "tpm"):
             if guest.get(key) is not None:
                 domain[key] = guest[key]
         domains.append(domain)

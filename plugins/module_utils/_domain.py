@@ -17,6 +17,7 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_errors i
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_spec import (
     Resolver,
     check_capabilities,
+    check_firmware,
     item_specs,
     require_definition,
     validate,
@@ -28,8 +29,12 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._domain_xml impo
     compare,
     describe,
     has_guest_agent,
+    has_tpm,
     mask,
+    secure_boot,
     set_guest_agent,
+    set_secure_boot,
+    set_tpm,
 )
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError, ValidationError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import libvirt
@@ -76,17 +81,38 @@ def _is_seed(disk, domain):
     return disk.get("device") == "cdrom" and source is not None and source.get("volume") == domain + "-cidata.iso"
 
 
-def undefine_flags(definition, remove_nvram):
+def undefine_flags(definition, remove_nvram, remove_tpm=False):
     """Flags for virDomainUndefineFlags.  A UEFI domain (one with NVRAM, a
     loader or firmware='efi') cannot be undefined without saying what to do
-    with its NVRAM: delete it with remove_nvram, else keep it."""
+    with its NVRAM: delete it with remove_nvram, else keep it.  The state of
+    an emulated TPM is kept (libvirt would delete it) unless remove_tpm."""
     flags = _vir("VIR_DOMAIN_UNDEFINE_MANAGED_SAVE", 1) | _vir("VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA", 2)
     os_el = definition.find("os")
     uefi = os_el is not None and (os_el.get("firmware") == "efi" or os_el.find("nvram") is not None
                                   or os_el.find("loader") is not None)
     if uefi:
         flags |= _vir("VIR_DOMAIN_UNDEFINE_NVRAM", 4) if remove_nvram else _vir("VIR_DOMAIN_UNDEFINE_KEEP_NVRAM", 8)
+    if has_tpm(definition):
+        flags |= _vir("VIR_DOMAIN_UNDEFINE_TPM", 32) if remove_tpm else _vir("VIR_DOMAIN_UNDEFINE_KEEP_TPM", 64)
     return flags
+
+
+# Where libvirt's QEMU driver keeps a domain's NVRAM when the definition does
+# not name a file (libvirt 9.0 selects the firmware at start and names the
+# file in the live XML only): qemu.conf nvram_dir, <name>_VARS.fd.
+NVRAM_DIR = "/var/lib/libvirt/qemu/nvram"
+
+
+def nvram_path(definition, name):
+    """The NVRAM file of a UEFI domain: named in the definition, else libvirt's default."""
+    named = (definition.findtext("os/nvram") or "").strip()
+    return named or os.path.join(NVRAM_DIR, "{0}_VARS.fd".format(name))
+
+
+def is_uefi(definition):
+    os_el = definition.find("os")
+    return os_el is not None and (os_el.get("firmware") == "efi" or os_el.find("nvram") is not None
+                                  or (os_el.find("loader") is not None and os_el.find("loader").get("type") == "pflash"))
 
 
 class DomainBackend(Backend):
@@ -114,12 +140,14 @@ class DomainBackend(Backend):
                 require_definition(spec)
             if spec.get("clone_from") is not None and spec["state"] != "absent":
                 self._clone(spec, dom)
-            if dom is not None and spec["state"] != "absent" and (spec.get("machine") or spec.get("vcpus")):
+            if dom is not None and spec["state"] != "absent" and any(
+                    spec.get(k) for k in ("machine", "vcpus", "firmware", "secure_boot", "tpm")):
                 actual = parse(self.connection.call("read domain {0}".format(spec["name"]), dom.XMLDesc,
                                                     _vir("VIR_DOMAIN_XML_INACTIVE", 2)))
             else:
                 actual = None
             check_capabilities(spec, resolver, actual)
+            check_firmware(spec, resolver, actual)
             if spec.get("_seed") is not None:
                 self._seed_pool(spec, dom, resolver)
         self._specs = specs
@@ -256,6 +284,7 @@ class _DomainPlanner:
         if spec.get("guest_agent") is not None and set_guest_agent(merged, spec["guest_agent"]):
             plan.differ("guest_agent", not spec["guest_agent"], spec["guest_agent"])
             differences.append(("guest_agent", spec["guest_agent"], not spec["guest_agent"]))
+        reset = self._firmware(plan, actual, merged, differences)
         if not differences:
             self.definition = actual
             return
@@ -265,6 +294,54 @@ class _DomainPlanner:
             plan.add("update definition (restart required)", lambda: self._write("redefine", merged))
         else:
             plan.add("update definition", lambda: self._write("redefine", merged))
+        if reset is not None:
+            plan.add(*reset)
+
+    def _firmware(self, plan, actual, merged, differences):
+        """secure_boot and tpm of an existing domain, written into `merged`.
+        Secure Boot on or off means another firmware and another variables
+        template: the NVRAM (the guest's UEFI variables: boot entries, keys)
+        is reset; the old file is kept beside it, renamed, and only a shut-off
+        domain is changed (a running one uses the file).  Returns the NVRAM
+        reset action (label, apply), done after the redefinition, or None."""
+        spec = self.spec
+        reset = None
+        if spec.get("firmware") == "bios":
+            firmware = merged.find("os/firmware")
+            if firmware is not None:
+                firmware.getparent().remove(firmware)
+        want = spec.get("secure_boot")
+        if want is None and spec.get("firmware") == "efi" and not is_uefi(actual):
+            want = False  # BIOS to UEFI: as a new domain, never Secure Boot by accident
+        if want is not None:
+            have = secure_boot(actual) if is_uefi(actual) else None
+            if set_secure_boot(merged, want):
+                plan.differ("secure_boot", have, want)
+                differences.append(("secure_boot", want, have))
+                if is_uefi(actual) and have != want:
+                    reset = self._reset_nvram(plan, actual)
+        if spec.get("tpm") is not None and set_tpm(merged, spec["tpm"]):
+            plan.differ("tpm", not spec["tpm"], spec["tpm"])
+            differences.append(("tpm", spec["tpm"], not spec["tpm"]))
+            if not spec["tpm"]:
+                plan.warnings.append("domain {0}: the TPM is removed from the definition; its state is kept "
+                                     "(libvirt deletes it at undefine with remove_tpm: true only while the "
+                                     "definition has a TPM)".format(self.name))
+        return reset
+
+    def _reset_nvram(self, plan, actual):
+        path = nvram_path(actual, self.name)
+        if not os.path.exists(path):
+            return None  # never started: libvirt makes it from the new template
+        if self.state != "shutoff":
+            raise ValidationError(self.spec["_prefix"] + "secure_boot", "changing Secure Boot of domain {0!r} resets its "
+                                  "NVRAM ({1}), which the running domain uses: shut it off first (state: shutdown), "
+                                  "then change secure_boot".format(self.name, path))
+        backup = "{0}.{1}.bak".format(path, time.strftime("%Y%m%dT%H%M%S"))
+        plan.differ("nvram", path, "{0} (reset; the old one kept as {1})".format(path, backup))
+        plan.warnings.append("domain {0}: secure_boot changed, so the NVRAM is reset from the new firmware's template "
+                             "at the next start; the old variables are kept in {1}".format(self.name, backup))
+        return "reset NVRAM (old one kept as {0})".format(backup), lambda: os.rename(path, backup)
 
     def _define_clone(self, plan):
         """The clone's disks, then its definition: the source's, with the
@@ -281,6 +358,10 @@ class _DomainPlanner:
         _differences, desired = compare(spec["_desired"], copy.deepcopy(base), spec["_managed"])
         if spec.get("guest_agent") is not None:
             set_guest_agent(desired, spec["guest_agent"])
+        if spec.get("secure_boot") is not None:
+            set_secure_boot(desired, spec["secure_boot"])
+        if spec.get("tpm") is not None:
+            set_tpm(desired, spec["tpm"])
         self._seed(plan, desired, None)
         plan.differ("definition", None, to_string(mask(desired)))
         source = spec["clone_from"].get("domain") or "{pool}/{volume}".format(**spec["clone_from"])
@@ -414,16 +495,21 @@ class _DomainPlanner:
         actual = self._read()
         state = state_name(self._call("read state", self.dom.state)[0])
         storage = self._storage(actual) if self.spec["remove_storage"] else []
-        nvram = actual.findtext("os/nvram") if self.spec["remove_nvram"] else None
+        nvram = nvram_path(actual, self.name) if self.spec["remove_nvram"] and is_uefi(actual) else None
+        tpm = self.spec["remove_tpm"] and has_tpm(actual)
         plan.differ("state", state, "absent")
         for path in storage:
             plan.differ("storage[{0}]".format(path), "present", "absent")
         if nvram:
-            plan.differ("nvram[{0}]".format(nvram.strip()), "present", "absent")
+            plan.differ("nvram[{0}]".format(nvram), "present", "absent")
+        if tpm:
+            plan.differ("tpm_state", "present", "absent")
         if state != "shutoff":
             plan.add("destroy", self._destroy_if_active)
-        flags = undefine_flags(actual, self.spec["remove_nvram"])
-        plan.add("undefine" + (" (and its NVRAM)" if nvram else ""), lambda: self._call("undefine", self.dom.undefineFlags, flags))
+        flags = undefine_flags(actual, self.spec["remove_nvram"], self.spec["remove_tpm"])
+        removed = [what for what, given in (("its NVRAM", nvram), ("its TPM state", tpm)) if given]
+        plan.add("undefine" + (" (and {0})".format(" and ".join(removed)) if removed else ""),
+                 lambda: self._call("undefine", self.dom.undefineFlags, flags))
         for path in storage:
             plan.add("delete {0}".format(path), lambda path=path: self._remove_storage(path))
 

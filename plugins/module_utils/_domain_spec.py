@@ -33,14 +33,14 @@ from ansible_collections.kvmops.hypervisor.plugins.module_utils._xml import pars
 
 STATES = ("present", "running", "shutdown", "destroyed", "paused", "absent")
 # Options that describe the definition; `xml` replaces all of them.
-STRUCTURED = ("vcpus", "memory", "virt_type", "machine", "cpu_mode", "firmware",
+STRUCTURED = ("vcpus", "memory", "virt_type", "machine", "cpu_mode", "firmware", "secure_boot", "tpm",
               "disks", "cdrom", "boot", "interfaces", "graphics", "graphics_password", "graphics_listen")
 # Every per-domain option (the `domains` items take the same ones).
 ITEM_KEYS = ("name", "state", "xml", "autostart", "shutdown_timeout", "force",
-             "remove_storage", "remove_nvram", "tags", "guest_agent", "address_source", "wait_for",
+             "remove_storage", "remove_nvram", "remove_tpm", "tags", "guest_agent", "address_source", "wait_for",
              "wait_timeout", "cloud_init", "clone_from", "linked") + STRUCTURED
 DEFAULTS = dict(state="running", shutdown_timeout=60, force=False, remove_storage=False, remove_nvram=False,
-                wait_timeout=300, linked=True)
+                remove_tpm=False, wait_timeout=300, linked=True)
 
 # Disk target names libvirt can turn into a unit number (virDiskNameParse):
 # a prefix, then 1 to 6 letters (7 overflow its int).  libvirt does not tie
@@ -191,6 +191,7 @@ def validate(spec, resolver):
             raise ValidationError(prefix + "machine", "must not be blank, got {0!r}".format(spec["machine"]))
     if spec.get("memory") is not None:
         _validate.text(prefix + "memory", spec["memory"])
+    _firmware(spec)
     spec["memory_mib"] = parse_mib(prefix + "memory", spec["memory"]) if spec.get("memory") is not None else None
     if spec["memory_mib"] is not None and spec["memory_mib"] > _MAX_MEMORY_MIB:
         raise ValidationError(prefix + "memory", "{0!r} is more than libvirt accepts ({1} MiB, 8 EiB less 1 MiB)".format(
@@ -232,6 +233,68 @@ def validate(spec, resolver):
     spec["_desired"] = build(spec)
     _cloud_init(spec)
     return spec
+
+
+def is_q35(machine):
+    """Whether a machine type is q35 (the alias or a versioned pc-q35-*)."""
+    return machine_matches("q35", machine) or machine == "q35"
+
+
+def _firmware(spec):
+    """secure_boot needs firmware: efi and a q35 machine (SMM is set with it)."""
+    prefix = spec["_prefix"]
+    if spec.get("secure_boot") is None:
+        return
+    if spec.get("firmware") != "efi":
+        raise ValidationError(prefix + "secure_boot", "needs firmware: efi, got firmware: {0}".format(
+            spec.get("firmware") or "(not given)"))
+    machine = spec.get("machine")
+    if spec["secure_boot"] and machine is not None and not is_q35(machine):
+        raise ValidationError(prefix + "machine", "must be q35 (or pc-q35-*) with secure_boot: true (Secure Boot "
+                              "needs SMM, which QEMU offers on q35 only), got {0!r}".format(machine))
+
+
+def check_firmware(spec, resolver, actual):
+    """Before anything is touched: secure_boot on the machine the guest will
+    have, and UEFI firmware / an emulated TPM on the host (libvirt's domain
+    capabilities), naming what to install.  `actual`: the inactive XML,
+    None for a new domain."""
+    if spec["state"] == "absent" or spec.get("xml") is not None:
+        return
+    prefix = spec["_prefix"]
+    machine = spec.get("machine")
+    have_machine = arch = None
+    if actual is not None and actual.find("os/type") is not None:
+        arch, have_machine = actual.find("os/type").get("arch"), actual.find("os/type").get("machine")
+    if spec.get("secure_boot") and machine is None:
+        if have_machine is None:
+            raise ValidationError(prefix + "machine", "is required with secure_boot: true: give machine: q35 "
+                                  "(Secure Boot needs SMM, which QEMU offers on q35 only)")
+        if not is_q35(have_machine):
+            raise ValidationError(prefix + "machine", "must be q35 with secure_boot: true; the domain has machine {0!r}, "
+                                  "give machine: q35".format(have_machine))
+    if spec.get("firmware") != "efi" and not spec.get("tpm"):
+        return
+    virt_type = spec.get("virt_type") or (actual.get("type") if actual is not None else None) or "kvm"
+    capabilities, _refusal = resolver.domain_capabilities(arch, machine or have_machine, virt_type)
+    if capabilities is None:
+        return  # no domain capabilities (test:///), or a refusal left to define time
+    if spec.get("firmware") == "efi":
+        offered = [v.text for v in capabilities.findall("os/enum[@name='firmware']/value")]
+        if "efi" not in offered:
+            raise NotFoundError(prefix + "firmware", "efi: the host has no UEFI firmware for {0} guests (machine {1}); "
+                                "install the package ovmf (Debian, Ubuntu) or edk2-ovmf (EL, Fedora)".format(
+                                    virt_type, capabilities.findtext("machine") or machine or have_machine))
+        secure = [v.text for v in capabilities.findall("os/loader/enum[@name='secure']/value")]
+        if spec.get("secure_boot") and "yes" not in secure:
+            raise NotFoundError(prefix + "secure_boot", "the host's UEFI firmware has no Secure Boot build; install "
+                                "the package ovmf (Debian, Ubuntu) or edk2-ovmf (EL, Fedora)")
+    if spec.get("tpm"):
+        tpm = capabilities.find("devices/tpm")
+        backends = [v.text for v in capabilities.findall("devices/tpm/enum[@name='backendModel']/value")]
+        if tpm is None or tpm.get("supported") != "yes" or "emulator" not in backends:
+            raise NotFoundError(prefix + "tpm", "the host cannot emulate a TPM (libvirt finds no swtpm); install the "
+                                "packages swtpm and swtpm-tools")
 
 
 def _cloud_init(spec):

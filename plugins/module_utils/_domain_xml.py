@@ -122,6 +122,9 @@ def build(spec, new=False):
         features = _sub(root, "features")
         _sub(features, "acpi")
         _sub(features, "apic")
+        if spec.get("firmware") == "efi":
+            # Never Secure Boot by accident: the firmware descriptors offer it first.
+            set_secure_boot(root, bool(spec.get("secure_boot")))
     if spec.get("cpu_mode"):
         _sub(root, "cpu", {"mode": spec["cpu_mode"]})
     devices = _sub(root, "devices")
@@ -138,6 +141,8 @@ def build(spec, new=False):
                                              "listen": spec.get("graphics_listen"), "passwd": password})
         if spec.get("graphics_listen"):
             _sub(element, "listen", {"type": "address", "address": spec["graphics_listen"]})
+    if new and spec.get("tpm"):
+        set_tpm(root, True)
     if new:
         _sub(devices, "console", {"type": "pty"})
         if spec.get("guest_agent") is not False and spec.get("xml") is None:
@@ -192,6 +197,97 @@ def set_guest_agent(root, want):
             channel.getparent().remove(channel)
         return True
     return False
+
+
+# UEFI firmware features libvirt selects a firmware descriptor by
+# (<os firmware='efi'><firmware><feature .../>); Secure Boot needs the
+# variables template with keys enrolled, and SMM.
+SECURE_BOOT_FEATURES = ("secure-boot", "enrolled-keys")
+
+
+def secure_boot(root):
+    """True/False from the secure-boot firmware feature of a <domain>; None
+    when it does not say (libvirt then takes the first descriptor, which on
+    Debian is a Secure Boot one)."""
+    for feature in root.findall("os/firmware/feature"):
+        if feature.get("name") == "secure-boot":
+            return feature.get("enabled") == "yes"
+    return None
+
+
+def set_secure_boot(root, want):
+    """Ask for a firmware with (want) or without Secure Boot, in place: the
+    secure-boot and enrolled-keys features, and SMM on when wanted (left as
+    it is otherwise).  A loader or NVRAM template chosen earlier goes, so
+    libvirt selects the firmware again.  True when it changed."""
+    os_el = root.find("os")
+    if os_el is None:
+        os_el = _sub(root, "os")
+    firmware = os_el.find("firmware")
+    if firmware is None:
+        firmware = etree.Element("firmware")
+        os_type = os_el.find("type")
+        os_el.insert(list(os_el).index(os_type) + 1 if os_type is not None else 0, firmware)
+    changed = False
+    value = "yes" if want else "no"
+    for name in SECURE_BOOT_FEATURES:
+        feature = next((f for f in firmware.findall("feature") if f.get("name") == name), None)
+        if feature is None:
+            feature = _sub(firmware, "feature", {"enabled": value, "name": name})
+            changed = True
+        elif feature.get("enabled") != value:
+            feature.set("enabled", value)
+            changed = True
+    if want:
+        features = root.find("features")
+        if features is None:
+            features = etree.Element("features")
+            root.insert(list(root).index(os_el) + 1, features)
+        smm = features.find("smm")
+        if smm is None:
+            smm = _sub(features, "smm")
+        if smm.get("state") != "on":
+            smm.set("state", "on")
+            changed = True
+    if changed:
+        loader = os_el.find("loader")
+        if loader is not None:
+            os_el.remove(loader)
+        nvram = os_el.find("nvram")
+        if nvram is not None and nvram.get("template") is not None:
+            del nvram.attrib["template"]
+    return changed
+
+
+def has_tpm(root):
+    """Whether the definition has an emulated TPM 2.0 (swtpm)."""
+    return any(_is_emulated_tpm(tpm) for tpm in root.findall("devices/tpm"))
+
+
+def _is_emulated_tpm(tpm):
+    backend = tpm.find("backend")
+    return backend is not None and backend.get("type") == "emulator" and backend.get("version", "2.0") == "2.0"
+
+
+def set_tpm(root, want):
+    """Add (want) an emulated TPM 2.0 (swtpm, CRB interface) or remove every
+    TPM device, in place; True when it changed.  Its state (outside the
+    definition) is left alone either way."""
+    tpms = root.findall("devices/tpm")
+    if want:
+        if any(_is_emulated_tpm(tpm) for tpm in tpms):
+            return False
+        devices = root.find("devices")
+        if devices is None:
+            devices = _sub(root, "devices")
+        for tpm in tpms:  # another kind (passthrough): one TPM per guest
+            devices.remove(tpm)
+        tpm = _sub(devices, "tpm", {"model": "tpm-crb"})
+        _sub(tpm, "backend", {"type": "emulator", "version": "2.0"})
+        return True
+    for tpm in tpms:
+        tpm.getparent().remove(tpm)
+    return bool(tpms)
 
 
 def _build_disk(devices, disk):
@@ -596,4 +692,18 @@ def describe(root):
         "disks": [describe_disk(d) for d in root.findall("devices/disk")],
         "interfaces": [describe_interface(n) for n in root.findall("devices/interface")],
         "graphics": [g.get("type") for g in root.findall("devices/graphics")],
+        "firmware": _firmware(root),
+        "secure_boot": secure_boot(root) if _firmware(root) == "efi" else False,
+        "tpm": has_tpm(root),
     }
+
+
+def _firmware(root):
+    """efi or bios: <os firmware=...>, or a loader of type pflash (a UEFI given by path)."""
+    os_el = root.find("os")
+    if os_el is None:
+        return "bios"
+    if os_el.get("firmware"):
+        return os_el.get("firmware")
+    loader = os_el.find("loader")
+    return "efi" if loader is not None and loader.get("type") == "pflash" else "bios"

@@ -73,6 +73,12 @@ options:
         description: As O(firmware).
         type: str
         choices: [bios, efi]
+      secure_boot:
+        description: As O(secure_boot).
+        type: bool
+      tpm:
+        description: As O(tpm).
+        type: bool
       disks:
         description: As O(disks).
         type: list
@@ -171,6 +177,9 @@ options:
       remove_nvram:
         description: As O(remove_nvram).
         type: bool
+      remove_tpm:
+        description: As O(remove_tpm).
+        type: bool
       tags:
         description: As O(tags).
         type: list
@@ -265,9 +274,34 @@ options:
     choices: [host-passthrough, host-model, maximum, custom]
   firmware:
     description:
-      - Firmware, selected automatically by libvirt (C(<os firmware=...>)). V(efi) needs OVMF on the host.
+      - Firmware, selected automatically by libvirt (C(<os firmware=...>)) from the firmware descriptors QEMU's
+        firmware packages install.
+      - V(efi) needs UEFI firmware on the host (package C(ovmf) on Debian and Ubuntu, C(edk2-ovmf) on EL and Fedora);
+        a host without it fails before anything is changed, naming the package. The NVRAM (UEFI variables) lives
+        in a file of its own, kept across updates and O(state=absent) unless O(remove_nvram).
     type: str
     choices: [bios, efi]
+  secure_boot:
+    description:
+      - With O(firmware=efi), a firmware with Secure Boot enabled and Microsoft's keys enrolled
+        (V(true), libvirt's firmware features C(secure-boot) and C(enrolled-keys)), or one without Secure Boot (V(false)).
+      - Needs O(firmware=efi) and a q35 machine (O(machine=q35), or an existing domain on q35); SMM is turned on with it.
+      - A new domain with O(firmware=efi) and without this option gets V(false) (Debian's firmware descriptors
+        offer a Secure Boot firmware first; it is never chosen by accident); so does an existing BIOS domain given
+        O(firmware=efi). An existing UEFI domain is compared only when it is given.
+      - Changing it on an existing domain changes the firmware and its variables template, so the NVRAM is reset (made
+        again from the new template at the next start). The old NVRAM file is kept beside it, renamed to
+        C(<file>.<timestamp>.bak), and the run warns. Only a shut-off domain is changed; with a running one the task
+        fails before anything is changed (shut it off first).
+    type: bool
+  tpm:
+    description:
+      - V(true) gives the domain an emulated TPM 2.0 (C(swtpm), CRB interface), as Windows 11 and measured boot need;
+        the host needs the packages C(swtpm) and C(swtpm-tools) (checked before anything is changed).
+      - V(false) removes the TPM device from the definition. Its state (C(/var/lib/libvirt/swtpm/<uuid>)) is kept, as
+        it is across updates and O(state=absent), unless O(remove_tpm).
+      - Compared only when given; a change of a running domain needs a restart (RV(restart_required)).
+    type: bool
   disks:
     description:
       - The disks of the domain (with O(cdrom), the complete list of disk devices).
@@ -419,6 +453,12 @@ options:
       - With O(state=absent), also delete the UEFI NVRAM file. Without it the NVRAM is kept (and the domain can
         still be undefined). Defaults to V(false).
     type: bool
+  remove_tpm:
+    description:
+      - With O(state=absent), also delete the state of the domain's emulated TPM (C(/var/lib/libvirt/swtpm/<uuid>)).
+        Without it the state is kept (libvirt would delete it). Defaults to V(false).
+      - Only the state of a TPM in the definition is deleted; after O(tpm=false) the old state stays.
+    type: bool
   tags:
     description:
       - Tags of the guest, a list of strings, stored in the domain's libvirt C(<metadata>) under the collection's own
@@ -561,6 +601,19 @@ EXAMPLES = r"""
       - network: default
     domains: "{{ range(1, 21) | map('string') | map('regex_replace', '^', 'node') | map('community.general.dict_kv', 'name') | list }}"
 
+- name: A UEFI guest with Secure Boot and a TPM 2.0 (what Windows 11 asks for)
+  kvmops.hypervisor.kvm_domain:
+    name: win11
+    machine: q35
+    firmware: efi
+    secure_boot: true
+    tpm: true
+    memory: 4G
+    vcpus: 2
+    disks:
+      - pool: store
+        volume: win11.qcow2
+
 - name: A linked clone of the shut-off guest web1, a new cloud-init instance with its own host name
   kvmops.hypervisor.kvm_domain:
     name: web2
@@ -627,6 +680,12 @@ domain:
     graphics: {description: Graphics types., type: list, elements: str, returned: always}
     tags: {description: The guest's tags (O(tags))., type: list, elements: str, returned: always}
     guest_agent: {description: Whether the definition has the guest agent channel., type: bool, returned: always}
+    firmware: {description: "V(efi) or V(bios).", type: str, returned: always}
+    secure_boot:
+      description: Whether the UEFI firmware asked for has Secure Boot (false for BIOS); null for a UEFI definition that leaves it to libvirt.
+      type: bool
+      returned: always
+    tpm: {description: Whether the definition has an emulated TPM 2.0., type: bool, returned: always}
   sample:
     name: web1
     uuid: 634305cb-7596-4954-96af-d6a29af0f89b
@@ -701,7 +760,7 @@ _INTERFACE = dict(
     mac=dict(type="str"),
     mtu=dict(type="int"),
 )
-_STRUCTURED = ("vcpus", "memory", "virt_type", "machine", "cpu_mode", "firmware",
+_STRUCTURED = ("vcpus", "memory", "virt_type", "machine", "cpu_mode", "firmware", "secure_boot", "tpm",
                "disks", "cdrom", "boot", "interfaces", "graphics", "graphics_password", "graphics_listen")
 _DOMAIN = dict(
     state=dict(type="str", choices=["present", "running", "shutdown", "destroyed", "paused", "absent"]),
@@ -711,6 +770,8 @@ _DOMAIN = dict(
     machine=dict(type="str"),
     cpu_mode=dict(type="str", choices=["host-passthrough", "host-model", "maximum", "custom"]),
     firmware=dict(type="str", choices=["bios", "efi"]),
+    secure_boot=dict(type="bool"),
+    tpm=dict(type="bool"),
     disks=dict(type="list", elements="dict", options=_DISK),
     cdrom=dict(type="raw"),
     boot=dict(type="list", elements="str", choices=["hd", "cdrom", "network", "fd"]),
@@ -724,6 +785,7 @@ _DOMAIN = dict(
     force=dict(type="bool"),
     remove_storage=dict(type="bool"),
     remove_nvram=dict(type="bool"),
+    remove_tpm=dict(type="bool"),
     tags=dict(type="list", elements="str"),
     guest_agent=dict(type="bool"),
     address_source=dict(type="list", elements="str", choices=["agent", "lease", "arp"]),
