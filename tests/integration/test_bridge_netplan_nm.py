@@ -55,6 +55,21 @@ network:
         eth9:
             dhcp4: true
 EOF
+# A profile saved from the desktop for this NIC (bound by MAC), below netplan's in priority: the
+# takeover turns its autoconnect off, the rollback puts the file back as it was.
+mac=$(cat /sys/class/net/eth0/address)
+cat > /etc/NetworkManager/system-connections/saved-eth0.nmconnection <<EOF
+[connection]
+id=saved-eth0
+type=ethernet
+autoconnect-priority=-100
+
+[ethernet]
+mac-address=$mac
+
+[ipv4]
+method=auto
+EOF
 # A real NIC has no address when NetworkManager starts; podman gives the container's eth0 one
 # before init, which NetworkManager would "assume" at boot instead of activating its profile.
 printf '[device]\nkeep-configuration=no\n' > /etc/NetworkManager/conf.d/90-test-boot-like-hardware.conf
@@ -64,7 +79,8 @@ nmcli --wait 30 connection up id netplan-eth0 >/dev/null
 """
 
 NM_DIR = "/run/NetworkManager/system-connections"
-FILES = ("for f in /etc/netplan/* {0}/netplan-*; do echo \"== $f $(stat -c '%a %U:%G' \"$f\")\"; cat \"$f\"; done; "
+SAVED = "/etc/NetworkManager/system-connections/saved-eth0.nmconnection"
+FILES = ("for f in /etc/netplan/* /etc/NetworkManager/system-connections/* {0}/netplan-*; do echo \"== $f $(stat -c '%a %U:%G' \"$f\")\"; cat \"$f\"; done; "
          "true").format(NM_DIR)
 
 
@@ -113,6 +129,7 @@ def test_setup_is_netplan_with_networkmanager(nm_host):
     assert _state(nm_host) == _original(nm_host)
     assert _profiles(nm_host)["eth0"] == "netplan-eth0"
     assert nm_host.exec(["ls", "/run/systemd/network"], check=False).stdout.split() == []
+    assert "saved-eth0" in nm_host.exec(["nmcli", "-g", "NAME", "connection"]).stdout.split()
 
 
 def test_takeover_four_steps(nm_host, run_playbook, tmp_path):
@@ -137,7 +154,10 @@ def test_takeover_four_steps(nm_host, run_playbook, tmp_path):
     cloud = host.exec(["cat", "/etc/netplan/50-cloud-init.yaml"]).stdout
     assert "eth0:" not in cloud and "        eth9:\n            dhcp4: true" in cloud and cloud.startswith("# written by the test")
     assert modes["/etc/netplan/50-cloud-init.yaml"] == _modes(host)["/etc/netplan/50-cloud-init.yaml"] == "600 root:root"
-    assert sorted(apply_["files"]) == ["/etc/netplan/50-cloud-init.yaml", "/etc/netplan/90-kvmops-br0.yaml"]
+    assert sorted(apply_["files"]) == [SAVED, "/etc/netplan/50-cloud-init.yaml", "/etc/netplan/90-kvmops-br0.yaml"]
+    # NetworkManager's own profile of eth0 no longer competes with netplan's; it keeps its mode
+    assert "autoconnect=false" in host.exec(["cat", SAVED]).stdout.splitlines()
+    assert modes[SAVED] == _modes(host)[SAVED] == "600 root:root"
     # netplan rendered for NetworkManager (not networkd), and NetworkManager runs the generated profiles
     bridge, port = _keyfile(host, "netplan-br0"), _keyfile(host, "netplan-eth0")
     assert bridge["connection"]["type"] == "bridge" and bridge["connection"]["interface-name"] == "br0"

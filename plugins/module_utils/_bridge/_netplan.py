@@ -41,6 +41,7 @@ import shlex
 
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._errors import KvmError
 from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._backend import BridgeBackend, NetConfig
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._networkmanager import disable_autoconnect
 
 try:
     import yaml
@@ -54,6 +55,7 @@ DIRECTORY = "/etc/netplan"
 NM = "NetworkManager"
 NETWORKD = "networkd"
 NM_CONNECTIONS = "/run/NetworkManager/system-connections"  # where `netplan generate` writes netplan-<id>.nmconnection
+NM_PROFILES = "/etc/NetworkManager/system-connections"  # NetworkManager's own profiles
 # netplan's device sections; a `renderer` key in one of them is the renderer of that type (not a device)
 SECTIONS = ("ethernets", "bonds", "bridges", "vlans", "wifis", "tunnels", "vrfs", "modems", "dummy-devices",
             "virtual-ethernets", "nm-devices")
@@ -95,6 +97,20 @@ def _children(lines, start, indent):
 def _comment_or_blank(line):
     stripped = line.strip()
     return not stripped or stripped.startswith("#")
+
+
+def _keyfile_binding(text):
+    """(interface-name, ethernet mac-address in lower case) of a NetworkManager keyfile; None where unset."""
+    section, found = None, {}
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("["):
+            section = stripped.strip("[]")
+        elif "=" in stripped and not stripped.startswith("#"):
+            key, value = (part.strip() for part in stripped.split("=", 1))
+            found.setdefault((section, key), value)
+    mac = found.get(("ethernet", "mac-address"))
+    return found.get(("connection", "interface-name")), mac.lower() if mac else None
 
 
 def remove_ethernet(text, ids, section="ethernets"):
@@ -374,6 +390,28 @@ class NetplanBackend(BridgeBackend):
             self._take_out(cfg.vlan.name, own, texts, "vlans")
         return nics, carried
 
+    def _nm_profiles(self, nics):
+        """With the NetworkManager renderer: NetworkManager's own profiles bound to a NIC (by interface-name
+        or MAC: a profile saved from the desktop, an installer's) get autoconnect=false, as the networkmanager
+        backend does, so that at boot NetworkManager does not pick one of them over netplan's for the NIC
+        (the rollback restores them)."""
+        macs = set()
+        for nic in nics:
+            mac = self.files.read("/sys/class/net/{0}/address".format(nic))
+            if mac and mac.strip():
+                macs.add(mac.strip().lower())
+        result = {}
+        for path in self.files.glob(NM_PROFILES + "/*"):
+            text = self.files.read(path)
+            if text is None:
+                continue
+            ifname, mac = _keyfile_binding(text)
+            if ifname in nics or (mac is not None and mac in macs):
+                new = disable_autoconnect(text)
+                if new != text:
+                    result[path] = new
+        return result
+
     def _uppers(self, cfg):
         return ([cfg.bond.name] if cfg.bond is not None else []) + ([cfg.vlan.name] if cfg.vlan is not None else [])
 
@@ -413,6 +451,8 @@ class NetplanBackend(BridgeBackend):
         result[own] = "\n".join(lines) + "\n"
         for device in nics + self._uppers(cfg) + cfg.ports:
             result[_path(device)] = None  # a released port's own file (absent) is part of the bridge's now
+        if self.renderer == NM:
+            result.update(self._nm_profiles(nics))
         return result
 
     def absent(self, name, port_cfg):

@@ -272,3 +272,26 @@ def test_bond_vlan_released_keeps_the_bond_and_the_vlan(tmp_path):
     # taken over again, the release's file goes
     again = NetplanBackend(Files(str(tmp_path))).present(bridge)
     assert again["/etc/netplan/90-kvmops-bond0.100.yaml"] is None and again["/etc/netplan/90-kvmops-bond0.yaml"] is None
+
+
+def test_networkmanager_renderer_own_profiles_of_the_port_stop_autoconnecting(root):
+    """A profile NetworkManager saved for the NIC (by name or by MAC) would compete with netplan's at boot:
+    it gets autoconnect=false (as with the networkmanager backend); other NICs' profiles are left alone.
+    Not with networkd, which NetworkManager's profiles do not concern."""
+    (root / "etc/netplan/01-network-manager-all.yaml").write_text(NM_ALL, encoding="utf-8")
+    profiles = root / "etc/NetworkManager/system-connections"
+    profiles.mkdir(parents=True)
+    (root / "sys/class/net/ens33").mkdir(parents=True)
+    (root / "sys/class/net/ens33/address").write_text(MAC + "\n", encoding="utf-8")
+    by_name = "[connection]\nid=Wired connection 1\ntype=ethernet\ninterface-name=ens33\n\n[ipv4]\nmethod=auto\n"
+    by_mac = "[connection]\nid=uplink\ntype=ethernet\n\n[ethernet]\nmac-address=52:54:00:AA:BB:CC\n"
+    other = "[connection]\nid=other\ntype=ethernet\ninterface-name=ens34\n"
+    for name, text in (("Wired connection 1.nmconnection", by_name), ("uplink.nmconnection", by_mac), ("other.nmconnection", other)):
+        (profiles / name).write_text(text, encoding="utf-8")
+    files = NetplanBackend(Files(str(root))).present(_cfg())
+    prefix = "/etc/NetworkManager/system-connections/"
+    assert files[prefix + "Wired connection 1.nmconnection"] == by_name.replace("[connection]\n", "[connection]\nautoconnect=false\n")
+    assert files[prefix + "uplink.nmconnection"] == by_mac.replace("[connection]\n", "[connection]\nautoconnect=false\n")
+    assert prefix + "other.nmconnection" not in files
+    os.unlink(str(root / "etc/netplan/01-network-manager-all.yaml"))
+    assert not any(path.startswith(prefix) for path in NetplanBackend(Files(str(root))).present(_cfg()))
