@@ -381,3 +381,20 @@ def test_the_restore_script_deletes_the_bond_and_vlan_the_change_made(manager, t
                          "if ip link show dev bond0 >/dev/null 2>&1; then ip link del dev bond0; fi",
                          "if ip link show dev br0 >/dev/null 2>&1; then ip link del dev br0; fi"]
     assert "  ip link set dev eno1 nomaster" in script and "  ip addr replace 192.0.2.10/24 dev eno1" in script
+
+
+@pytest.mark.parametrize("backend", ["networkd", "ifupdown", "networkmanager", "ifcfg"])
+@pytest.mark.parametrize("bond", [None, BondConfig("bond0", "802.3ad", ["eno1", "eno2"], 100)])
+def test_a_bridge_per_vlan_on_one_trunk_writes_no_file_of_another(tmp_path, backend, bond):
+    """br10 on VLAN 10 and br20 on VLAN 20 of one trunk (a NIC or a bond), each its own task: a file both
+    write has the same content in both, so the second never undoes the first (networkd: a drop-in per VLAN)."""
+    (tmp_path / "etc" / "network" / "interfaces.d").mkdir(parents=True)
+    parent = "bond0" if bond else "eno2"
+    renders = []
+    for vid in (10, 20):
+        cfg = NetConfig("br{0}".format(vid), ["{0}.{1}".format(parent, vid)], ipcfgs=[], bond=bond, vlan=VlanConfig(vid, parent))
+        renders.append(BACKEND_CLASSES[backend](Files(str(tmp_path))).present(cfg))
+    shared = sorted(set(renders[0]) & set(renders[1]))
+    assert [p for p in shared if renders[0][p] != renders[1][p]] == []
+    if backend == "networkd":
+        assert "/etc/systemd/network/10-kvmops-{0}.network.d/kvmops-{0}.20.conf".format(parent) in renders[1]
