@@ -83,6 +83,14 @@ def _arguments(args):
             yield
 
 
+def _exit_code(main):
+    try:
+        main()
+    except SystemExit as done:
+        return done.code
+    raise AssertionError("main() returned without exiting")
+
+
 def run_main(main, args, check_mode=False, diff=True, printed=True):
     """main() run with the module arguments `args` (+ check mode and --diff); its Result."""
     args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
@@ -96,12 +104,7 @@ def run_main(main, args, check_mode=False, diff=True, printed=True):
         raise AssertionError("main() returned without exit_json or fail_json")
     out = io.StringIO()
     with module_args(args), contextlib.redirect_stdout(out):
-        try:
-            main()
-        except SystemExit as done:
-            code = done.code
-        else:
-            raise AssertionError("main() returned without exiting")
+        code = _exit_code(main)
     result = Result(json.loads(out.getvalue()))
     result.exit_code = code
     result.output = out.getvalue()
