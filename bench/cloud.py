@@ -2,32 +2,41 @@
 # Copyright: kvmops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmark (not a test) of issue 12's cloud guests, on the runner's libvirtd
-with the lab's image (tests/lab/cloudimage.sh, 2 GiB virtual). Prints numbers,
-asserts nothing.
+with the lab's image (tests/lab/cloudimage.sh, 2 GiB virtual), against
+community.libvirt 2.3.0's virt_cloud_instance (bench/_peer.py). Prints
+numbers, asserts nothing.
 
-  1. from nothing to a guest that answers SSH: the collection's own time
-     (overlay volume, cloud-init seed, define, start: one playbook run) and the
+  1. from nothing to a guest that answers SSH, the collection then the peer:
+     the tool's own time (one playbook run: for the collection the overlay
+     volume, the cloud-init seed, define and start; for the peer the copy of
+     the image, qemu-img resize and virt-install with its seed) and the
      guest's boot (until `ssh debian@<lease address> true` succeeds)
   2. the disks of --count guests from the one base image: kvm_volume
      backing_volume (qcow2 overlays) vs kvm_volume src (full copies):
-     wall time and disk space used
-  3. re-applying --count cloud guests (kvm_domain `domains` with cloud_init,
-     state present: nothing boots), changed=0
+     wall time and disk space used (the peer has no overlay: it always copies)
+  3. re-applying --count cloud guests (changed=0): the collection (kvm_volume
+     `volumes` + kvm_domain `domains` with cloud_init, state present) vs the
+     peer (virt_cloud_instance in a loop, as its documentation shows it),
+     --repeat rounds, the two alternating, with the floor of any such run
+     (ansible-playbook with one ping task) for reference
 
-Not here yet: the same runs with community.libvirt 2.3.0's virt_cloud_instance
-(issue 12 asks for it); that module drives the virt-install command, which
-this runner does not have (apt-get install virtinst).
+The peer is used as its documentation shows: base_image a local file, the
+first disk a path with size and format, cloud_init.user_data a dict, osinfo
+named (virt-install refuses an import without one; this runner's osinfo-db
+knows no debian12, so debian11), virt_type qemu. wait_for_cloud_init_reboot
+is false in 1 so that its own time can be told from the boot (by default the
+task blocks until cloud-init has run and rebooted the guest). Its guests of 3
+are created untimed before the timed rounds and shut off right after (virt-install
+always boots an imported guest); the collection's are defined, not started.
 
-  python bench/cloud.py [--count 10] [--uri qemu:///system] [--parts 1,2,3] [--keep]
+Every object is named <prefix>* (default kvmops-bench-cloud-), on a NAT
+network of its own (the first free 192.168.200-229 /24), in pools of its own
+under /var/tmp/<prefix>bench (the base image is hard-linked there: libvirt
+refuses a second pool over .cache/cloudimage while test_cloud_guest has one),
+and removed at the end unless --keep. The machine's 1-minute load average is
+printed with every figure.
 
-Objects are named kvmops-bench-cloud-* and removed at the end unless --keep.
-
-Figures here (2 cores shared with other test runs, load 10-12, TCG):
-  1. own time 10.54 s, boot until SSH 287.05 s: own/boot 3.7 %
-  2. 10 disks from the 2 GiB image (1.06 GiB allocated): overlays 7.96 s and
-     1.9 MiB, full copies (kvm_volume src, sha256-verified upload) 117.80 s and
-     10858.8 MiB
-  3. 10 cloud guests: first apply 3.79 s, re-apply 2.47 s with changed=0
+  python bench/cloud.py [--count 10] [--uri qemu:///system] [--parts 1,2,3] [--repeat 3] [--prefix P] [--keep]
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,102 +53,109 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
-PREFIX = "kvmops-bench-cloud-"
-IMAGES = PREFIX + "images"
-STORE = PREFIX + "store"
-NETWORK = PREFIX + "net"
-SUBNET = "192.168.233"
-WORKDIR = "/var/tmp/kvmops-bench-cloud"
+import _peer  # noqa: E402  pylint: disable=wrong-import-position
+
+PLAYBOOK = os.path.join(_peer.VENV, "bin", "ansible-playbook")
+MEMORY = 768
 
 
 def sh(*cmd, check=True):
     return subprocess.run(list(cmd), capture_output=True, text=True, check=check)
 
 
-def virsh(uri, *args, check=True):
-    return sh("virsh", "-c", uri, *args, check=check)
+class Lab:
+    """The names, pools, network and base image of one run."""
+
+    def __init__(self, uri, prefix, image):
+        self.uri = uri
+        self.prefix = prefix
+        self.images = prefix + "images"
+        self.store = prefix + "store"
+        self.network = prefix + "net"
+        self.workdir = "/var/tmp/{0}bench".format(prefix)
+        self.subnet = None
+        self.source_image = image
+        self.image = os.path.join(self.workdir, "images", os.path.basename(image))
+
+    def virsh(self, *args, check=True):
+        return sh("virsh", "-c", self.uri, *args, check=check)
+
+    def store_path(self, name):
+        return os.path.join(self.workdir, "store", name)
+
+    def base(self):
+        return {"pool": self.images, "volume": os.path.basename(self.image)}
+
+    def setup(self):
+        self.cleanup()
+        os.makedirs(os.path.join(self.workdir, "store"))
+        os.makedirs(os.path.join(self.workdir, "images"))
+        try:
+            os.link(self.source_image, self.image)
+        except OSError:
+            shutil.copy2(self.source_image, self.image)
+        for pool, path in ((self.images, "images"), (self.store, "store")):
+            self.virsh("pool-define-as", pool, "dir", "--target", os.path.join(self.workdir, path))
+            self.virsh("pool-start", pool)
+        self.subnet = free_subnet(self.uri)
+        xml = os.path.join(self.workdir, "net.xml")
+        with open(xml, "w", encoding="utf-8") as f:
+            f.write("<network><name>{0}</name><forward mode='nat'/><ip address='{1}.1' netmask='255.255.255.0'>"
+                    "<dhcp><range start='{1}.10' end='{1}.200'/></dhcp></ip></network>".format(self.network, self.subnet))
+        self.virsh("net-define", xml)
+        self.virsh("net-start", self.network)
+
+    def cleanup(self):
+        for name in self.virsh("list", "--all", "--name").stdout.split():
+            if name.startswith(self.prefix):
+                self.virsh("destroy", name, check=False)
+                self.virsh("undefine", name, "--nvram", check=False)
+        for pool in (self.store, self.images):
+            self.virsh("pool-destroy", pool, check=False)
+            self.virsh("pool-undefine", pool, check=False)
+        self.virsh("net-destroy", self.network, check=False)
+        self.virsh("net-undefine", self.network, check=False)
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def env():
-    environ = dict(os.environ)
-    environ["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
-    environ["ANSIBLE_PYTHON_INTERPRETER"] = sys.executable
-    environ["ANSIBLE_COLLECTIONS_PATH"] = os.path.join(ROOT, ".cache", "collections")
-    environ["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
-    environ["ANSIBLE_LOAD_CALLBACK_PLUGINS"] = "1"
-    return environ
+def free_subnet(uri):
+    """The first 192.168.N.0/24 (N in 200-229) no interface of this machine and no libvirt network uses."""
+    used = sh("ip", "-o", "-4", "addr").stdout
+    for name in sh("virsh", "-c", uri, "net-list", "--all", "--name").stdout.split():
+        used += sh("virsh", "-c", uri, "net-dumpxml", name, check=False).stdout
+    for octet in range(200, 230):
+        subnet = "192.168.{0}".format(octet)
+        if subnet + "." not in used:
+            return subnet
+    sys.exit("no free 192.168.200-229 subnet")
 
 
-def playbook(tasks, environ=None):
+def playbook(tasks, collections="own", extra_vars=None):
     """Run one play on localhost; (seconds, changed count, json result)."""
+    play = {"name": "bench", "hosts": "localhost", "gather_facts": False, "tasks": tasks}
+    if extra_vars:
+        play["vars"] = extra_vars
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
-        json.dump([{"name": "bench", "hosts": "localhost", "gather_facts": False, "tasks": tasks}], f)
+        json.dump([play], f)
         path = f.name
     try:
         start = time.monotonic()
-        proc = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", path], env=environ or env(),
+        proc = subprocess.run([PLAYBOOK, "-i", "localhost,", "-c", "local", path], env=_peer.env(collections),
                               capture_output=True, text=True, check=False)
         seconds = time.monotonic() - start
     finally:
         os.unlink(path)
     try:
-        result = json.loads(proc.stdout)
+        result = json.loads(proc.stdout[proc.stdout.index("{"):])
     except ValueError:
         sys.exit("ansible-playbook failed:\n" + proc.stdout[-3000:] + proc.stderr[-3000:])
-    stats = result["stats"]["localhost"]
     if proc.returncode != 0:
         sys.exit("ansible-playbook failed: " + json.dumps(result)[-3000:])
-    return seconds, stats["changed"], result
-
-
-def setup(uri, image):
-    cleanup(uri)
-    os.makedirs(os.path.join(WORKDIR, "store"))
-    virsh(uri, "pool-define-as", IMAGES, "dir", "--target", os.path.dirname(image))
-    virsh(uri, "pool-start", IMAGES)
-    virsh(uri, "pool-define-as", STORE, "dir", "--target", os.path.join(WORKDIR, "store"))
-    virsh(uri, "pool-start", STORE)
-    xml = os.path.join(WORKDIR, "net.xml")
-    with open(xml, "w", encoding="utf-8") as f:
-        f.write("<network><name>{0}</name><forward mode='nat'/><ip address='{1}.1' netmask='255.255.255.0'>"
-                "<dhcp><range start='{1}.10' end='{1}.200'/></dhcp></ip></network>".format(NETWORK, SUBNET))
-    virsh(uri, "net-define", xml)
-    virsh(uri, "net-start", NETWORK)
-
-
-def cleanup(uri):
-    for name in virsh(uri, "list", "--all", "--name").stdout.split():
-        if name.startswith(PREFIX):
-            virsh(uri, "destroy", name, check=False)
-            virsh(uri, "undefine", name, check=False)
-    for pool in (STORE, IMAGES):
-        virsh(uri, "pool-destroy", pool, check=False)
-        virsh(uri, "pool-undefine", pool, check=False)
-    virsh(uri, "net-destroy", NETWORK, check=False)
-    virsh(uri, "net-undefine", NETWORK, check=False)
-    shutil.rmtree(WORKDIR, ignore_errors=True)
+    return seconds, result["stats"]["localhost"]["changed"], result
 
 
 def used_kib(paths):
     return sum(os.stat(path).st_blocks // 2 for path in paths if os.path.exists(path))
-
-
-def disks(uri, image, count):
-    base = {"pool": IMAGES, "volume": os.path.basename(image)}
-    overlays = [{"pool": STORE, "name": "{0}ov-{1:02d}.qcow2".format(PREFIX, i), "format": "qcow2",
-                 "backing_volume": base} for i in range(count)]
-    copies = [{"pool": STORE, "name": "{0}cp-{1:02d}.qcow2".format(PREFIX, i), "format": "qcow2", "src": image}
-              for i in range(count)]
-    print("2. disks of {0} guests from one base image ({1}, {2:.2f} GiB virtual, {3:.2f} GiB on disk)".format(
-        count, os.path.basename(image), virtual_gib(image), used_kib([image]) / 1024 / 1024), flush=True)
-    for label, volumes in (("overlay (backing_volume)", overlays), ("full copy (src)", copies)):
-        seconds, changed = playbook([{"name": label, "kvmops.hypervisor.kvm_volume": {"uri": uri,
-                                                                                      "volumes": volumes}}])[:2]
-        paths = [os.path.join(WORKDIR, "store", volume["name"]) for volume in volumes]
-        print("   {0:26s} {1:7.2f} s  {2:10.1f} MiB used  (changed tasks {3})".format(
-            label, seconds, used_kib(paths) / 1024, changed), flush=True)
-        for volume in volumes:
-            virsh(uri, "vol-delete", "--pool", STORE, volume["name"], check=False)
 
 
 def virtual_gib(image):
@@ -146,56 +163,137 @@ def virtual_gib(image):
     return info["virtual-size"] / 1024 ** 3
 
 
-def guest_spec(name, key, state):
-    return {"name": name, "state": state, "virt_type": "qemu", "memory": "768", "vcpus": 1,
-            "autostart": False, "disks": [{"pool": STORE, "volume": name + ".qcow2"}],
-            "interfaces": [{"network": NETWORK}],
+def guest_spec(lab, name, key, state):
+    """kvm_domain's item for a cloud guest on its overlay disk."""
+    return {"name": name, "state": state, "virt_type": "qemu", "memory": str(MEMORY), "vcpus": 1,
+            "autostart": False, "disks": [{"pool": lab.store, "volume": name + ".qcow2"}],
+            "interfaces": [{"network": lab.network}],
             "cloud_init": {"user_data": {"ssh_authorized_keys": [key]}}}
 
 
-def to_ssh(uri, image, key_file, key):
-    name = PREFIX + "boot"
-    tasks = [
-        {"name": "overlay", "kvmops.hypervisor.kvm_volume": {
-            "uri": uri, "pool": STORE, "name": name + ".qcow2", "format": "qcow2",
-            "backing_volume": {"pool": IMAGES, "volume": os.path.basename(image)}}},
-        {"name": "guest", "kvmops.hypervisor.kvm_domain": dict(guest_spec(name, key, "running"), uri=uri)},
-    ]
-    own = playbook(tasks)[0]
+def overlay_spec(lab, name):
+    return {"pool": lab.store, "name": name + ".qcow2", "format": "qcow2", "backing_volume": lab.base()}
+
+
+def peer_args(lab, name, key, wait=False):
+    """virt_cloud_instance's arguments for the same guest (its disk: a copy of the image, 2 GiB)."""
+    return {"uri": lab.uri, "name": name, "base_image": lab.image, "virt_type": "qemu",
+            "memory": MEMORY, "vcpus": 1, "osinfo": {"name": "debian11"},
+            "disks": [{"path": lab.store_path(name + ".qcow2"), "size": 2, "format": "qcow2"}],
+            "networks": [{"network": lab.network}],
+            "cloud_init": {"user_data": {"ssh_authorized_keys": [key]}},
+            "wait_for_cloud_init_reboot": wait}
+
+
+def wait_for_ssh(lab, name, key_file, timeout=1200):
+    """Seconds until `ssh debian@<address> true` succeeds (address from the lease); None on time-out."""
     start = time.monotonic()
     address = None
-    while time.monotonic() - start < 1200:
+    while time.monotonic() - start < timeout:
         if address is None:
-            out = virsh(uri, "domifaddr", name, "--source", "lease", check=False).stdout
+            out = lab.virsh("domifaddr", name, "--source", "lease", check=False).stdout
             for word in out.split():
-                if word.startswith(SUBNET + "."):
+                if word.startswith(lab.subnet + "."):
                     address = word.split("/")[0]
         if address and sh("ssh", "-q", "-i", key_file, "-o", "StrictHostKeyChecking=no", "-o",
                           "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=3", "-o", "BatchMode=yes",
                           "debian@" + address, "true", check=False).returncode == 0:
-            break
+            return time.monotonic() - start
         time.sleep(1)
-    boot = time.monotonic() - start
-    print("1. from nothing to SSH (one guest, TCG)", flush=True)
-    print("   kvmops own time (overlay, seed, define, start) {0:7.2f} s".format(own))
-    print("   guest boot until SSH answers                   {0:7.2f} s{1}".format(
-        boot, "" if address else " (no address: timed out)"))
-    print("   own / boot                                     {0:7.1%}".format(own / boot), flush=True)
-    virsh(uri, "destroy", name, check=False)
+    return None
 
 
-def reapply(uri, image, count, key):
-    base = {"pool": IMAGES, "volume": os.path.basename(image)}
-    names = ["{0}re-{1:02d}".format(PREFIX, i) for i in range(count)]
-    volumes = [{"pool": STORE, "name": name + ".qcow2", "format": "qcow2", "backing_volume": base} for name in names]
-    tasks = [{"name": "disks", "kvmops.hypervisor.kvm_volume": {"uri": uri, "volumes": volumes}},
-             {"name": "guests", "kvmops.hypervisor.kvm_domain": {
-                 "uri": uri, "domains": [guest_spec(name, key, "present") for name in names]}}]
-    first, changed_first = playbook(tasks)[:2]
-    again, changed_again = playbook(tasks)[:2]
-    print("3. re-apply {0} cloud guests (disk overlay + seed + definition, state present)".format(count))
-    print("   first apply {0:7.2f} s (changed tasks {1}); re-apply {2:7.2f} s (changed tasks {3})".format(
-        first, changed_first, again, changed_again), flush=True)
+def to_ssh(lab, key_file, key, peer):
+    print("1. from nothing to SSH (one guest, TCG, {0} MiB)".format(MEMORY), flush=True)
+    ours = lab.prefix + "boot"
+    tasks = [{"name": "overlay", "kvmops.hypervisor.kvm_volume": dict(overlay_spec(lab, ours), uri=lab.uri)},
+             {"name": "guest", "kvmops.hypervisor.kvm_domain": dict(guest_spec(lab, ours, key, "running"), uri=lab.uri)}]
+    runs = [("kvmops.hypervisor", ours, lambda: playbook(tasks)[0])]
+    if peer:
+        theirs = lab.prefix + "peer-boot"
+        runs.append(("community.libvirt " + peer, theirs, lambda: playbook(
+            [{"name": "guest", "community.libvirt.virt_cloud_instance": peer_args(lab, theirs, key)}], "new")[0]))
+    for label, name, run in runs:
+        load = _peer.load()
+        own = run()
+        boot = wait_for_ssh(lab, name, key_file)
+        print("   {0:24s} own time {1:7.2f} s   boot until SSH {2}   own/boot {3}   (load {4} -> {5})".format(
+            label, own, "{0:7.2f} s".format(boot) if boot else "timed out", "{0:5.1%}".format(own / boot) if boot else "-",
+            load, _peer.load()), flush=True)
+        lab.virsh("destroy", name, check=False)
+
+
+def disks(lab, count):
+    overlays = [overlay_spec(lab, "{0}ov-{1:02d}".format(lab.prefix, i)) for i in range(count)]
+    copies = [{"pool": lab.store, "name": "{0}cp-{1:02d}.qcow2".format(lab.prefix, i), "format": "qcow2", "src": lab.image}
+              for i in range(count)]
+    print("2. disks of {0} guests from one base image ({1}, {2:.2f} GiB virtual, {3:.2f} GiB on disk)".format(
+        count, os.path.basename(lab.image), virtual_gib(lab.image), used_kib([lab.image]) / 1024 / 1024), flush=True)
+    for label, volumes in (("overlay (backing_volume)", overlays), ("full copy (src)", copies)):
+        load = _peer.load()
+        seconds, changed = playbook([{"name": label, "kvmops.hypervisor.kvm_volume": {"uri": lab.uri,
+                                                                                      "volumes": volumes}}])[:2]
+        paths = [lab.store_path(volume["name"]) for volume in volumes]
+        print("   {0:26s} {1:7.2f} s  {2:10.1f} MiB used  (changed tasks {3}; load {4})".format(
+            label, seconds, used_kib(paths) / 1024, changed, load), flush=True)
+        for volume in volumes:
+            lab.virsh("vol-delete", "--pool", lab.store, volume["name"], check=False)
+
+
+def reapply(lab, count, key, peer, repeat):
+    print("3. re-apply {0} cloud guests (changed=0), {1} rounds".format(count, repeat), flush=True)
+    names = ["{0}re-{1:02d}".format(lab.prefix, i) for i in range(count)]
+    ours = [
+        {"name": "disks", "kvmops.hypervisor.kvm_volume": {
+            "uri": lab.uri, "volumes": [overlay_spec(lab, name) for name in names]}},
+        {"name": "guests", "kvmops.hypervisor.kvm_domain": {
+            "uri": lab.uri, "domains": [guest_spec(lab, name, key, "present") for name in names]}},
+    ]
+    first, changed = playbook(ours)[:2]
+    print("   kvmops.hypervisor first apply (volumes + domains, two tasks) {0:7.2f} s (changed tasks {1})".format(
+        first, changed), flush=True)
+    ways = [("kvmops.hypervisor (kvm_volume volumes + kvm_domain domains)", lambda: playbook(ours))]
+    if peer:
+        theirs = ["{0}peer-re-{1:02d}".format(lab.prefix, i) for i in range(count)]
+        start = time.monotonic()
+        for name in theirs:  # one guest at a time: virt-install boots each, shut off at once
+            playbook([{"name": "guest", "community.libvirt.virt_cloud_instance": peer_args(lab, name, key)}], "new")
+            lab.virsh("destroy", name, check=False)
+        print("   community.libvirt {0} first apply (one run per guest, untimed setup) {1:7.2f} s".format(
+            peer, time.monotonic() - start), flush=True)
+        loop = [{"name": "guests", "community.libvirt.virt_cloud_instance": peer_args(lab, "{{ item }}", key),
+                 "loop": "{{ names }}"}]
+        ways.append(("community.libvirt {0} virt_cloud_instance, loop".format(peer),
+                     lambda: playbook(loop, "new", {"names": theirs})))
+    ways.append(("floor: ansible-playbook, one ansible.builtin.ping task",
+                 lambda: playbook([{"name": "ping", "ansible.builtin.ping": {}}])))
+    labels = [way[0] for way in ways]
+    walls = dict((label, []) for label in labels)
+    loads = dict((label, []) for label in labels)
+    changes = {}
+    for _round in range(repeat):
+        for label, run in ways:
+            loads[label].append(_peer.load())
+            seconds, changed, result = run()
+            walls[label].append(seconds)
+            changes[label] = changed_items(result)
+    for label in labels:
+        print("   {0:60s} median {1:6.2f} s  changed items {2}   (runs: {3}; load {4})".format(
+            label, statistics.median(walls[label]), changes[label], ", ".join("{0:.2f}".format(w) for w in walls[label]),
+            ", ".join(loads[label])), flush=True)
+    if peer:
+        medians = [statistics.median(walls[label]) for label in labels]
+        print("   peer / kvmops.hypervisor: {0:.2f}x (goal >= 5x)".format(medians[1] / medians[0]), flush=True)
+
+
+def changed_items(result):
+    """Items reported changed in every task of the play (loop results, `volumes`, `domains`)."""
+    count = 0
+    for task in result["plays"][0]["tasks"]:
+        host = task["hosts"]["localhost"]
+        items = host.get("results") or host.get("volumes") or host.get("domains")
+        count += sum(1 for item in items if item.get("changed")) if items else int(bool(host.get("changed")))
+    return count
 
 
 def main():
@@ -204,25 +302,32 @@ def main():
     parser.add_argument("--uri", default="qemu:///system")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--parts", default="1,2,3", help="which measurements, e.g. 3 or 1,3")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of 3 (medians are printed)")
+    parser.add_argument("--prefix", default="kvmops-bench-cloud-", help="name prefix of every object of this run")
+    parser.add_argument("--skip-peer", action="store_true", help="the collection only")
     args = parser.parse_args()
+    peer = None if args.skip_peer else _peer.new_libvirt()
+    if peer and not shutil.which("virt-install"):
+        sys.exit("virt_cloud_instance needs virt-install (apt-get install virtinst), or use --skip-peer")
     image = sh(os.path.join(ROOT, "tests/lab/cloudimage.sh")).stdout.strip().splitlines()[-1]
-    tmp = tempfile.mkdtemp(prefix="kvmops-bench-cloud-")
+    lab = Lab(args.uri, args.prefix, image)
+    tmp = tempfile.mkdtemp(prefix=args.prefix)
     key_file = os.path.join(tmp, "id_ed25519")
     sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key_file)
     with open(key_file + ".pub", encoding="utf-8") as f:
         key = f.read().strip()
-    setup(args.uri, image)
+    lab.setup()
     try:
         parts = args.parts.split(",")
         if "1" in parts:
-            to_ssh(args.uri, image, key_file, key)
+            to_ssh(lab, key_file, key, peer)
         if "2" in parts:
-            disks(args.uri, image, args.count)
+            disks(lab, args.count)
         if "3" in parts:
-            reapply(args.uri, image, args.count, key)
+            reapply(lab, args.count, key, peer, args.repeat)
     finally:
         if not args.keep:
-            cleanup(args.uri)
+            lab.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

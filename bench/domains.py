@@ -16,8 +16,11 @@
 
 Each way is one ansible-playbook run against localhost (connection local,
 modules run by the checkout's .venv python, which has libvirt-python and
-lxml). Prints the wall time of each run, the number of items reported
-changed, and the ratios.  Nothing is asserted.
+lxml); the peer's copies come from bench/_peer.py. With --repeat, the ways
+run round-robin (each once per round), so that other jobs' load hits each
+way alike. Prints the wall time of each run with the load average at its
+start, the median, the number of items reported changed, and the ratios.
+Nothing is asserted.
 
   python bench/domains.py [--count 20] [--uri qemu:///system] [--repeat 1] [--keep] [--prefix P]
 
@@ -37,11 +40,10 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV = os.path.join(ROOT, ".venv")
-BENCH_VENV = os.path.join(ROOT, ".cache", "bench-venv")
-ANSIBLE_BUNDLE = "ansible==12.3.0"  # ships community.libvirt 2.0.0
-NEWER_BUNDLE = "ansible==14.5.0"  # ships community.libvirt 2.3.0
-NEWER_LIBVIRT = os.path.join(ROOT, ".cache", "bench-community-libvirt-2.3.0")
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import _peer  # noqa: E402  pylint: disable=wrong-import-position
+
+VENV = _peer.VENV
 PREFIX = "kvmops-bench-"
 
 DOMAIN_XML = """<domain type='qemu'>
@@ -105,55 +107,8 @@ PLAYBOOKS = {
 PLAYBOOKS["community_newer"] = PLAYBOOKS["community"]
 
 
-def ensure_bench_venv():
-    playbook = os.path.join(BENCH_VENV, "bin", "ansible-playbook")
-    if not os.path.exists(playbook):
-        print("creating {0} with {1} (community.libvirt)".format(BENCH_VENV, ANSIBLE_BUNDLE), flush=True)
-        subprocess.run([sys.executable, "-m", "venv", BENCH_VENV], check=True)
-        subprocess.run([os.path.join(BENCH_VENV, "bin", "pip"), "install", "-q", ANSIBLE_BUNDLE], check=True)
-    return playbook
-
-
-def ensure_newer_libvirt():
-    """community.libvirt 2.3.0 out of the ansible 14.5.0 wheel, as a collections path."""
-    import zipfile  # pylint: disable=import-outside-toplevel
-
-    manifest = os.path.join(NEWER_LIBVIRT, "ansible_collections", "community", "libvirt", "MANIFEST.json")
-    if not os.path.exists(manifest):
-        print("extracting community.libvirt from {0} into {1}".format(NEWER_BUNDLE, NEWER_LIBVIRT), flush=True)
-        download = tempfile.mkdtemp(prefix="kvmops-bench-wheel-")
-        try:
-            subprocess.run([os.path.join(VENV, "bin", "pip"), "download", "-q", "--no-deps", "--python-version", "3.12",
-                            "--only-binary=:all:", NEWER_BUNDLE, "-d", download], check=True)
-            wheel = [f for f in os.listdir(download) if f.endswith(".whl")][0]
-            with zipfile.ZipFile(os.path.join(download, wheel)) as z:
-                for member in z.namelist():
-                    if member.startswith("ansible_collections/community/libvirt/"):
-                        z.extract(member, NEWER_LIBVIRT)
-        finally:
-            shutil.rmtree(download, ignore_errors=True)
-    with open(manifest, encoding="utf-8") as f:
-        return json.load(f)["collection_info"]["version"]
-
-
-def env_for(own_collections):
-    env = dict(os.environ)
-    env["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
-    env["ANSIBLE_PYTHON_INTERPRETER"] = os.path.join(VENV, "bin", "python")
-    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
-    env["ANSIBLE_LOAD_CALLBACK_PLUGINS"] = "1"
-    env["ANSIBLE_HOST_KEY_CHECKING"] = "False"
-    if own_collections == "newer-libvirt":
-        # Found before the 2.0.0 of .venv's own bundle (sys.path is searched after this path).
-        env["ANSIBLE_COLLECTIONS_PATH"] = NEWER_LIBVIRT
-        env.pop("PYTHONPATH", None)
-    elif own_collections:
-        env["ANSIBLE_COLLECTIONS_PATH"] = os.path.join(ROOT, ".cache", "collections")
-    else:
-        # The bench venv's own bundle (site-packages/ansible_collections) only.
-        env["ANSIBLE_COLLECTIONS_PATH"] = os.path.join(BENCH_VENV, "no-extra-collections")
-        env.pop("PYTHONPATH", None)
-    return env
+def env_for(own):
+    return _peer.env({True: "own", False: "old", "newer-libvirt": "new"}[own])
 
 
 def run_playbook(ansible_playbook, playbook, extra_vars, env):
@@ -222,8 +177,8 @@ def main():
 
     names = ["{0}{1:02d}".format(args.prefix, i) for i in range(1, args.count + 1)]
     ours = os.path.join(VENV, "bin", "ansible-playbook")
-    theirs = None if args.skip_community else ensure_bench_venv()
-    newer = None if args.skip_community else ensure_newer_libvirt()
+    theirs = None if args.skip_community else _peer.old_playbook()
+    newer = None if args.skip_community else _peer.new_libvirt()
     work = tempfile.mkdtemp(prefix="kvmops-bench-")
     try:
         extra_vars = os.path.join(work, "vars.json")
@@ -249,18 +204,22 @@ def main():
                 ("community_newer", ours if newer else None, "newer-libvirt",
                  "community.libvirt {0} virt define, loop".format(newer)),
                 ("ping", ours, True, "ansible.builtin.ping loop (floor)")]
+        ways = [way for way in ways if way[1] is not None]
+        walls = dict((way[0], []) for way in ways)
+        changes, loads = {}, dict((way[0], []) for way in ways)
+        # Round-robin: every way once per round, so that a change of the machine's
+        # load (other jobs) hits every way alike instead of the last ones.
+        for _run in range(args.repeat):
+            for key, playbook_bin, own, _label in ways:
+                loads[key].append(_peer.load())
+                wall, changes[key] = run_playbook(playbook_bin, paths[key], extra_vars, env_for(own))
+                walls[key].append(wall)
         figures = {}
-        for key, playbook_bin, own, label in ways:
-            if playbook_bin is None:
-                continue
-            walls, changes = [], []
-            for _run in range(args.repeat):
-                wall, changed = run_playbook(playbook_bin, paths[key], extra_vars, env_for(own))
-                walls.append(wall)
-                changes.append(changed)
-            figures[key] = (statistics.median(walls), changes[-1])
-            print("{0:<40} {1:8.2f} s   changed {2:>2}/{3}   (runs: {4})".format(
-                label, figures[key][0], figures[key][1], args.count, ", ".join("{0:.2f}".format(w) for w in walls)), flush=True)
+        for key, _bin, _own, label in ways:
+            figures[key] = (statistics.median(walls[key]), changes[key])
+            print("{0:<40} {1:8.2f} s   changed {2:>2}/{3}   (runs: {4}; load {5})".format(
+                label, figures[key][0], figures[key][1], args.count, ", ".join("{0:.2f}".format(w) for w in walls[key]),
+                ", ".join(loads[key])), flush=True)
 
         print("{0:<40} {1:8.2f} s   (libvirtd itself, for reference)".format(
             "libvirt defineXML, 1 domain unchanged", time_one_define(args.uri, names[0])), flush=True)
