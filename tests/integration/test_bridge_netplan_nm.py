@@ -9,7 +9,9 @@ steps, absent, a wrong gateway rolled back at once, a change left
 unconfirmed reverted by a reboot.  Every case checks the files: netplan's
 YAML and the keyfiles `netplan generate` writes for NetworkManager under
 /run/NetworkManager/system-connections, and which profile NetworkManager
-runs on each device.
+runs on each device.  The same host (it has netplan) then renders the
+golden bond/VLAN files and two bridges on one VLAN trunk with
+`netplan generate --root-dir`, which needs no bonding or 8021q driver.
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._backend import BondConfig, NetConfig, VlanConfig
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._files import Files
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._netplan import NetplanBackend
+from ansible_collections.kvmops.hypervisor.plugins.module_utils._bridge._spec import IpConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
@@ -279,3 +286,29 @@ def test_golden_bond_vlan_files_accepted_by_netplan(nm_host, renderer):
             rendered = nm_host.exec(["cat", "{0}/run/{1}".format(root, path)], check=False).stdout.splitlines()
             assert [line for line in lines if line not in rendered] == [], (layout, path, rendered)
         nm_host.exec(["rm", "-rf", root])
+
+
+def test_trunk_bridges_accepted_by_netplan(nm_host, tmp_path):
+    """A bridge per VLAN on one trunk (bond0.100 -> br100, bond0.200 -> br200), each rendered by the backend
+    on its own: both files define eno1, eno2 and bond0 alike, which netplan merges into one definition."""
+    bond = BondConfig("bond0", "802.3ad", ["eno1", "eno2"], miimon=100, lacp_rate="fast")
+    root = "/tmp/kvmops-golden-trunk"
+    nm_host.exec(["sh", "-c", "rm -rf {0} && mkdir -p {0}/etc/netplan".format(root)])
+    local = tmp_path / "root"
+    (local / "etc" / "netplan").mkdir(parents=True)
+    for vid, address in ((100, "192.0.2.10/24"), (200, "198.51.100.10/24")):
+        vlan = VlanConfig(vid, "bond0")
+        cfg = NetConfig("br{0}".format(vid), [vlan.name], None, False, None, False, None, [IpConfig(4, "static", [address])],
+                        bond=bond, vlan=vlan)
+        path = "/etc/netplan/90-kvmops-br{0}.yaml".format(vid)
+        text = NetplanBackend(Files(str(local))).present(cfg)[path]
+        (local / path.lstrip("/")).write_text(text, encoding="utf-8")
+        nm_host.exec(["sh", "-c", "umask 077 && cat > {0}{1}".format(root, path)], input=text)
+    proc = nm_host.exec(["netplan", "generate", "--root-dir", root], check=False)
+    assert proc.returncode == 0 and "rror" not in proc.stderr, proc.stderr
+    network = "{0}/run/systemd/network".format(root)
+    assert nm_host.exec(["cat", network + "/10-netplan-bond0.network"]).stdout.count("VLAN=") == 2
+    for vid in (100, 200):
+        assert "Bridge=br{0}".format(vid) in nm_host.exec(["cat", "{0}/10-netplan-bond0.{1}.network".format(network, vid)]).stdout
+    assert "Bond=bond0" in nm_host.exec(["cat", network + "/10-netplan-eno2.network"]).stdout
+    nm_host.exec(["rm", "-rf", root])
