@@ -36,33 +36,9 @@ TARGETS = Path(__file__).parent / "targets"
 ROOT = Path(__file__).parents[2]
 PYTHON = "{0}.{1}".format(*sys.version_info[:2])
 # ansible-test puts pip into its venvs with a get-pip.py it downloads from
-# ci-files.testing.ansible.com (unreachable here); tests/lab/sanity.sh seeds its cache
-# with a stand-in (ensurepip, then pip from PyPI). The same stand-in, if sanity has not run.
-GET_PIP_MARKER = "# kvmops stand-in for get-pip.py (tests/lab/sanity.sh)"
-GET_PIP_STAND_IN = '''{marker}
-# ansible-test runs this as get-pip.py: argv = pip options + "pip==X" [--no-setuptools] [--no-wheel].
-# The real script is downloaded from ci-files.testing.ansible.com, which is unreachable here.
-import os
-import subprocess
-import sys
-
-GET_PIP_ONLY = ("--no-setuptools", "--no-wheel")
-args = [a for a in sys.argv[1:] if a not in GET_PIP_ONLY]
-env = dict(os.environ, PIP_CERT="/etc/ssl/certs/ca-certificates.crt")
-
-
-def installed(name):
-    probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec(%r) is None)" % name
-    return subprocess.call([sys.executable, "-c", probe]) == 0
-
-
-had_setuptools = installed("setuptools")
-subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"], env=env, stdout=subprocess.DEVNULL)
-subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet"] + args, env=env)
-# get-pip.py --no-setuptools leaves setuptools out; ensurepip (Python < 3.12) brings it.
-if "--no-setuptools" in sys.argv[1:] and not had_setuptools and installed("setuptools"):
-    subprocess.check_call([sys.executable, "-m", "pip", "uninstall", "--quiet", "--yes", "setuptools"], env=env)
-'''.format(marker=GET_PIP_MARKER)
+# ci-files.testing.ansible.com (unreachable here); tests/lab/get_pip_standin.py seeds its
+# cache with a stand-in (ensurepip, then pip from PyPI), as tests/lab/sanity.sh does.
+GET_PIP_STAND_IN = ROOT / "tests" / "lab" / "get_pip_standin.py"
 
 
 def _targets():
@@ -74,22 +50,8 @@ def _targets():
 
 
 def _seed_get_pip():
-    """The get-pip.py stand-in for each pip version ansible-test bootstraps, unless one is there."""
-    import ansible_test  # pylint: disable=import-outside-toplevel
-    source = Path(ansible_test.__file__).parent / "_internal" / "python_requirements.py"
-    body = source.read_text(encoding="utf-8").split("def get_venv_packages", 1)[1].split("\ndef ", 1)[0]
-    versions = set(re.findall(r"""\bpip\s*=\s*['"]([0-9][0-9.]*)['"]""", body))
-    versions |= set(re.findall(r"""['"]pip['"]\s*:\s*['"]([0-9][0-9.]*)['"]""", body))
-    assert versions, "no pip version found in {0}".format(source)
-    cache = Path.home() / ".ansible" / "test" / "cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    for version in versions:
-        path = cache / "get_pip_{0}.py".format(version.replace(".", "_"))
-        if not path.exists():
-            fd, tmp = tempfile.mkstemp(dir=str(cache))
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(GET_PIP_STAND_IN)
-            os.replace(tmp, str(path))
+    """The get-pip.py stand-in for each pip version this ansible-test bootstraps."""
+    subprocess.run([sys.executable, str(GET_PIP_STAND_IN), "--seed"], check=True)
 
 
 def _copy_checkout(dest):

@@ -15,14 +15,13 @@
 # (~/.ansible/test/venv, cached by the hash of their requirements) and puts
 # pip into them with a get-pip.py that it downloads from ci-files.testing.ansible.com.
 # That host is unreachable here (only PyPI is), so this script seeds the cache
-# ansible-test looks in first with a stand-in: ensurepip, then `pip install` of
-# the same pinned pip from PyPI.
+# ansible-test looks in first with a stand-in, tests/lab/get_pip_standin.py:
+# ensurepip, then `pip install` of the same pinned pip from PyPI.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 source "$(dirname "$0")/core.sh"
 cd "$KVMOPS_ROOT"
 
-ca_bundle=/etc/ssl/certs/ca-certificates.crt
 label=default
 if [[ "${1:-}" == --core ]]; then
   core=${2:?--core needs an ansible-core version, e.g. 2.16.19}
@@ -51,66 +50,8 @@ if ! command -v shellcheck >/dev/null; then
     || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends shellcheck >/dev/null; }
 fi
 
-# The pip version(s) the installed ansible-test bootstraps into its venvs,
-# read from its own source (get_venv_packages in python_requirements.py).
-at_dir=$(python -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')
-mapfile -t pip_versions < <(python - "$at_dir/_internal/python_requirements.py" <<'PY'
-import re, sys
-src = open(sys.argv[1], encoding="utf-8").read()
-body = src.split("def get_venv_packages", 1)[1].split("\ndef ", 1)[0]
-found = set(re.findall(r"""\bpip\s*=\s*['"]([0-9][0-9.]*)['"]""", body))
-found |= set(re.findall(r"""['"]pip['"]\s*:\s*['"]([0-9][0-9.]*)['"]""", body))
-print("\n".join(sorted(found)))
-PY
-)
-if ((${#pip_versions[@]} == 0)); then
-  echo "sanity: could not find the pip version ansible-test pins in $at_dir/_internal/python_requirements.py" >&2
-  exit 1
-fi
-
-marker='# kvmops stand-in for get-pip.py (tests/lab/sanity.sh)'
-cache_dir="$HOME/.ansible/test/cache"
-mkdir -p "$cache_dir"
-for v in "${pip_versions[@]}"; do
-  f="$cache_dir/get_pip_${v//./_}.py"
-  # A real get-pip.py placed there by hand is left alone; ours is refreshed.
-  if [[ -e "$f" ]] && ! grep -qxF "$marker" "$f"; then
-    echo "sanity: $f exists and is not ours; using it"
-    continue
-  fi
-  tmp=$(mktemp "$f.XXXXXX")  # sanity tiers of two cores may seed at the same time
-  cat > "$tmp" <<PY
-$marker
-# ansible-test runs this as get-pip.py: argv = pip options + "pip==$v" [--no-setuptools] [--no-wheel].
-# The real script is downloaded from ci-files.testing.ansible.com, which is unreachable here.
-import os
-import subprocess
-import sys
-
-GET_PIP_ONLY = ("--no-setuptools", "--no-wheel")
-args = [a for a in sys.argv[1:] if a not in GET_PIP_ONLY]
-env = dict(os.environ, PIP_CERT="$ca_bundle")
-
-
-def installed(name):
-    probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec(%r) is None)" % name
-    return subprocess.call([sys.executable, "-c", probe]) == 0
-
-
-had_setuptools = installed("setuptools")
-subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"], env=env, stdout=subprocess.DEVNULL)
-subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet"] + args, env=env)
-# get-pip.py --no-setuptools leaves setuptools out; ensurepip (Python < 3.12) brings it.
-if "--no-setuptools" in sys.argv[1:] and not had_setuptools and installed("setuptools"):
-    subprocess.check_call([sys.executable, "-m", "pip", "uninstall", "--quiet", "--yes", "setuptools"], env=env)
-PY
-  if ! cmp -s "$tmp" "$f"; then
-    mv "$tmp" "$f"
-    echo "sanity: seeded $f (pip $v via ensurepip + PyPI)"
-  else
-    rm -f "$tmp"
-  fi
-done
+# The get-pip.py stand-in (see the top of this file) for each pip version this ansible-test pins.
+python tests/lab/get_pip_standin.py --seed
 
 # A real tree of the tracked (and new, not ignored) files; ansible-test lists files through git.
 tests/lab/collection.sh >/dev/null
