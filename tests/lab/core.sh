@@ -11,8 +11,8 @@
 #   controller_venv REQFILE  the controller venv of the integration tier and molecule:
 #                            .cache/controller-<core> with every pin of REQFILE (its
 #                            ansible-core pin picks the core and so the Python); prints
-#                            its path. Remade from scratch when REQFILE or the Python
-#                            changes (a venv holds only what the file pins).
+#                            its path. Made anew when the Python changes; a changed
+#                            REQFILE is installed over it in place.
 #   core_missing TIER MSG    a matrix tier that cannot run: says so plainly, records it
 #                            for the tier summary (KVMOPS_SKIP_LOG, kind "missing"),
 #                            returns 1 under KVMOPS_REQUIRE_ALL=1 (.ci/run), else 0
@@ -98,12 +98,18 @@ controller_venv() {
   log="$root/.cache/core-venvs/pip-controller-$core.log"
   exec {lock}>"$root/.cache/core-venvs/controller-$core.lock"
   flock "$lock"
-  if [[ "$(cat "$venv/.kvmops-requirements" 2>/dev/null)" != "$want" ]] \
+  # A new Python (or a broken venv) makes the venv anew; a changed file is installed over
+  # it in place: a tier running at that moment keeps a working ansible (a removed pin
+  # stays installed until the venv is made anew).
+  if [[ "$(cut -d' ' -f1 "$venv/.kvmops-requirements" 2>/dev/null)" != "$python" ]] \
       || ! "$venv/bin/python" -c 'import sys' >/dev/null 2>&1; then
-    echo "core: making $venv with $python from ${reqfile#"$root"/} (log: ${log#"$root"/})" >&2
+    echo "core: making $venv with $python (log: ${log#"$root"/})" >&2
     rm -rf "$venv"
-    if ! { "$python" -m venv "$venv" \
-        && "$venv/bin/pip" install --disable-pip-version-check -r "$reqfile"; } >"$log" 2>&1; then
+    "$python" -m venv "$venv" >"$log" 2>&1 || { cat "$log" >&2; flock -u "$lock"; return 1; }
+  fi
+  if [[ "$(cat "$venv/.kvmops-requirements" 2>/dev/null)" != "$want" ]]; then
+    echo "core: pip install -r ${reqfile#"$root"/} into ${venv#"$root"/} (log: ${log#"$root"/})" >&2
+    if ! "$venv/bin/pip" install --disable-pip-version-check -r "$reqfile" >>"$log" 2>&1; then
       tail -40 "$log" >&2
       flock -u "$lock"
       return 1

@@ -75,6 +75,8 @@ def failure_problems(case_, stdout, stderr, result):
     if result.get("changed"):
         problems.append("changed is true")
     missing = [f for f in case_.fields if f not in msg]
+    if missing and msg.startswith("Failed to log to syslog (embedded null character)") and "\\x00" in repr(case_.args):
+        missing = []  # ansible-core >= 2.21 refuses a NUL in any argument before the module runs
     if missing:
         problems.append("msg does not name {0}: {1!r}".format(", ".join(missing), msg))
     return problems
