@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Build the lab's cloud image: a Debian 12 qcow2 that boots like a stock cloud
-# image (MBR disk, GRUB, serial console, cloud-init with the NoCloud data
-# source found by its `cidata` label, openssh-server, qemu-guest-agent), made
-# from this machine's apt sources with debootstrap; nothing else is downloaded
-# and nothing in it is tuned for the tests.
+# image (GPT disk laid out as Debian's genericcloud one: root on partition 1,
+# a BIOS boot partition 14 and an EFI system partition 15; GRUB for BIOS and,
+# for UEFI with or without Secure Boot, shim and GRUB signed for Debian's
+# keys and the signed Debian kernel; serial console, cloud-init with the
+# NoCloud data source found by its `cidata` label, openssh-server,
+# qemu-guest-agent, mokutil), made from this machine's apt sources with
+# debootstrap; nothing else is downloaded and nothing in it is tuned for the
+# tests.
 #
 #   tests/lab/cloudimage.sh          build when missing; prints the image's path last
 #   tests/lab/cloudimage.sh --path   print the path only (the image may not exist yet)
@@ -43,7 +47,7 @@ work=$(mktemp -d /var/tmp/kvmops-cloudimage.XXXXXX)
 raw="$work/disk.raw"
 mnt="$work/root"
 loop=""
-made_node=""
+made_nodes=()
 cleanup() {
   set +e
   for sub in dev/pts dev proc sys; do
@@ -51,44 +55,75 @@ cleanup() {
   done
   mountpoint -q "$mnt" && umount -l "$mnt"
   [[ -n "$loop" ]] && losetup -d "$loop"
-  [[ -n "$made_node" ]] && rm -f "$made_node"
+  [[ ${#made_nodes[@]} -gt 0 ]] && rm -f "${made_nodes[@]}"
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-# A 2 GiB disk (as Debian's genericcloud image) with one bootable Linux
-# partition from 1 MiB: the MBR written by hand (no partitioning tool needed).
+# A 2 GiB disk (as Debian's genericcloud image), GPT written by hand (no
+# partitioning tool needed): 14 BIOS boot (1 MiB, GRUB's core.img), 15 EFI
+# system (126 MiB, FAT), 1 root (the rest, last on the disk so growpart can
+# grow it).
 truncate -s 2G "$raw"
 python3 - "$raw" <<'PY'
-import struct, sys
+import struct, sys, uuid, zlib
 path = sys.argv[1]
+parts = {  # number: (type GUID, first LBA, last LBA or None for the end, name)
+    14: ("21686148-6449-6E6F-744E-656564454649", 2048, 4095, "bios"),
+    15: ("C12A7328-F81F-11D2-BA4B-00A0C93EC93B", 4096, 262143, "esp"),
+    1: ("0FC63DAF-8483-4772-8E79-3D69D8477DE4", 262144, None, "root"),
+}
 with open(path, "r+b") as disk:
     disk.seek(0, 2)
     sectors = disk.tell() // 512
-    start = 2048
-    entry = struct.pack("<B3sB3sII", 0x80, b"\xfe\xff\xff", 0x83, b"\xfe\xff\xff", start, sectors - start)
+    last_usable = sectors - 34
+    entries = bytearray(128 * 128)
+    for number, (kind, first, last, name) in parts.items():
+        entries[(number - 1) * 128:number * 128] = struct.pack(
+            "<16s16sQQQ72s", uuid.UUID(kind).bytes_le, uuid.uuid4().bytes_le, first,
+            last if last is not None else last_usable, 0, name.encode("utf-16-le"))
+    disk_guid = uuid.uuid4().bytes_le
+
+    def header(current, backup, table):
+        fields = [b"EFI PART", 0x00010000, 92, 0, 0, current, backup, 34, last_usable, disk_guid, table, 128, 128,
+                  zlib.crc32(entries)]
+        raw = struct.pack("<8sIIIIQQQQ16sQIII", *fields)
+        fields[3] = zlib.crc32(raw)
+        return struct.pack("<8sIIIIQQQQ16sQIII", *fields).ljust(512, b"\0")
+
+    # Protective MBR: one partition of type 0xEE over the disk.
+    mbr = struct.pack("<B3sB3sII", 0, b"\x00\x02\x00", 0xEE, b"\xff\xff\xff", 1, min(sectors - 1, 0xFFFFFFFF))
     disk.seek(446)
-    disk.write(entry + b"\0" * 48 + b"\x55\xaa")
+    disk.write(mbr + b"\0" * 48 + b"\x55\xaa")
+    disk.seek(512)
+    disk.write(header(1, sectors - 1, 2) + entries)
+    disk.seek((sectors - 33) * 512)
+    disk.write(entries + header(sectors - 1, 1, sectors - 33))
 PY
 loop=$(losetup --find --show --partscan "$raw")
-# Some kernels scan the table but devtmpfs shows no node for the partition:
+# Some kernels scan the table but devtmpfs shows no node for a partition:
 # add it from sysfs.
+partition_node() {
+  local node="${loop}p$1" sys_part="/sys/class/block/${loop#/dev/}p$1" major minor
+  [[ -e "$sys_part" ]] || partx -a "$loop" 2>/dev/null || true
+  for _ in 1 2 3 4 5 6 7 8 9 10; do [[ -b "$node" || -e "$sys_part" ]] && break; sleep 0.5; done
+  if [[ ! -b "$node" ]]; then
+    IFS=: read -r major minor < "$sys_part/dev"
+    mknod "$node" b "$major" "$minor"
+    made_nodes+=("$node")
+  fi
+}
+partition_node 1
+partition_node 15
 part="${loop}p1"
-sys_part="/sys/class/block/${part#/dev/}"
-[[ -e "$sys_part" ]] || partx -a "$loop" 2>/dev/null || true
-for _ in 1 2 3 4 5 6 7 8 9 10; do [[ -b "$part" || -e "$sys_part" ]] && break; sleep 0.5; done
-if [[ ! -b "$part" ]]; then
-  IFS=: read -r major minor < "$sys_part/dev"
-  mknod "$part" b "$major" "$minor"
-  made_node=$part
-fi
+esp="${loop}p15"
 mkfs.ext4 -q -L cloudimg-rootfs "$part"
 mkdir -p "$mnt"
 mount "$part" "$mnt"
 
 echo "cloudimage: debootstrap bookworm from $mirror"
 debootstrap --variant=minbase \
-  --include=systemd,systemd-sysv,udev,dbus,kmod,e2fsprogs,linux-image-amd64,initramfs-tools,grub-pc-bin,grub2-common,cloud-init,python3-cffi-backend,cloud-guest-utils,openssh-server,qemu-guest-agent,sudo,locales,ifupdown,isc-dhcp-client,iproute2,iputils-ping,netbase,procps,ca-certificates,python3,python3-apt \
+  --include=systemd,systemd-sysv,udev,dbus,kmod,e2fsprogs,linux-image-amd64,initramfs-tools,grub-pc-bin,grub2-common,grub-efi-amd64-bin,grub-efi-amd64-signed,shim-signed,mokutil,dosfstools,mtools,cloud-init,python3-cffi-backend,cloud-guest-utils,openssh-server,qemu-guest-agent,sudo,locales,ifupdown,isc-dhcp-client,iproute2,iputils-ping,netbase,procps,ca-certificates,python3,python3-apt \
   bookworm "$mnt" "$mirror" >"$work/debootstrap.log" 2>&1 || { tail -30 "$work/debootstrap.log"; exit 1; }
 
 for sub in dev dev/pts proc sys; do
@@ -96,7 +131,10 @@ for sub in dev dev/pts proc sys; do
 done
 
 echo "deb $mirror bookworm main" > "$mnt/etc/apt/sources.list"
-echo "LABEL=cloudimg-rootfs / ext4 errors=remount-ro 0 1" > "$mnt/etc/fstab"
+cat > "$mnt/etc/fstab" <<'EOF'
+LABEL=cloudimg-rootfs / ext4 errors=remount-ro 0 1
+LABEL=UEFI /boot/efi vfat umask=0077,nofail 0 0
+EOF
 # ifupdown reads cloud-init's rendering (50-cloud-init) from interfaces.d.
 cat > "$mnt/etc/network/interfaces" <<'EOF'
 source /etc/network/interfaces.d/*
@@ -116,6 +154,28 @@ EOF
 chroot "$mnt" grub-install --target=i386-pc --boot-directory=/boot "$loop" >"$work/grub.log" 2>&1 \
   || { cat "$work/grub.log"; exit 1; }
 chroot "$mnt" grub-mkconfig -o /boot/grub/grub.cfg >>"$work/grub.log" 2>&1 || { cat "$work/grub.log"; exit 1; }
+# UEFI: the removable-media path (no boot entry needed in the NVRAM), shim
+# signed by Microsoft's UEFI CA (enrolled in OVMF's Secure Boot variables),
+# then GRUB signed by Debian; both read the same /boot/grub/grub.cfg.  The
+# FAT file system is filled with mtools in the chroot: the build host's
+# kernel may have no vfat to mount it.
+mkdir -p "$mnt/boot/efi"
+chroot "$mnt" mkfs.vfat -F 32 -n UEFI "$esp" >/dev/null
+cat > "$mnt/tmp/grub-efi.cfg" <<'EOF'
+search --no-floppy --label --set=root cloudimg-rootfs
+set prefix=($root)/boot/grub
+configfile $prefix/grub.cfg
+EOF
+# (mtools says it cannot read a loop partition's geometry, which FAT does not need.)
+mtool() { chroot "$mnt" env MTOOLS_SKIP_CHECK=1 "$@" 2>>"$work/mtools.log" || { cat "$work/mtools.log"; exit 1; }; }
+esp_copy() { mtool mcopy -i "$esp" "$1" "::$2"; }
+mtool mmd -i "$esp" ::/EFI ::/EFI/BOOT ::/EFI/debian
+esp_copy /usr/lib/shim/shimx64.efi.signed /EFI/BOOT/BOOTX64.EFI
+esp_copy /usr/lib/shim/mmx64.efi.signed /EFI/BOOT/mmx64.efi
+esp_copy /usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed /EFI/BOOT/grubx64.efi
+esp_copy /tmp/grub-efi.cfg /EFI/BOOT/grub.cfg
+esp_copy /tmp/grub-efi.cfg /EFI/debian/grub.cfg
+rm "$mnt/tmp/grub-efi.cfg"
 # Without udev in the chroot grub-mkconfig finds no /dev/disk/by-uuid and names
 # the build's loop device; the guest finds its root by the file system label.
 sed -i "s|root=$part |root=LABEL=cloudimg-rootfs |" "$mnt/boot/grub/grub.cfg"
@@ -144,8 +204,8 @@ if dumpe2fs -h "$part" 2>/dev/null | grep -q needs_recovery; then
 fi
 losetup -d "$loop"
 loop=""
-[[ -n "$made_node" ]] && rm -f "$made_node"
-made_node=""
+[[ ${#made_nodes[@]} -gt 0 ]] && rm -f "${made_nodes[@]}"
+made_nodes=()
 
 mkdir -p "$cache"
 qemu-img convert -O qcow2 "$raw" "$work/image.qcow2"
