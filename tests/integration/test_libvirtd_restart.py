@@ -92,13 +92,19 @@ class Play:
                 for result in task["hosts"].values():
                     yield task["task"]["name"], result
 
+    @staticmethod
+    def item_failed(item):
+        """ansible-core 2.21 keeps `failed` out of a loop item's result for callbacks; a failed item
+        still carries `exception` ("(traceback unavailable)" when there is none), a good one never."""
+        return bool(item.get("failed")) or "exception" in item
+
     def failures(self):
         """(task name, item or None, msg) of every failed result (loop items one by one)."""
         found = []
         for name, result in self.results():
             items = result.get("results")
             if items:
-                found += [(name, item.get("item"), item.get("msg", "")) for item in items if item.get("failed")]
+                found += [(name, item.get("item"), item.get("msg", "")) for item in items if self.item_failed(item)]
             elif result.get("failed"):
                 found.append((name, None, result.get("msg", "")))
         return found
@@ -115,7 +121,7 @@ class Play:
             state = "FAILED" if result.get("failed") else ("changed" if result.get("changed") else "ok")
             lines.append("  {0}: {1} {2}".format(state, name, (result.get("msg") or "")[:300]))
             for item in result.get("results") or []:
-                if item.get("failed"):
+                if self.item_failed(item):
                     lines.append("    FAILED item {0}: {1}".format(item.get("item"), (item.get("msg") or "")[:300]))
         return "\n".join(lines)
 
