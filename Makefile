@@ -9,10 +9,13 @@ export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 export PYTHONPATH := $(ROOT)/.cache/collections
 TIER := $(LAB)/tier.sh
 # The ansible-core matrix (meta/runtime.yml, README): .venv holds 2.19 (the newest that installs
-# on Python 3.11, with the ansible bundle molecule and the integration tier use); the lowest and
-# the newest live in .cache/ansible-core-<version> (tests/lab/core.sh; 2.21 on pyenv's 3.13/3.12).
+# on Python 3.11; make demo runs there); the lowest and the newest live in
+# .cache/ansible-core-<version> (tests/lab/core.sh; 2.21 on pyenv's 3.13/3.12). The integration
+# tier and molecule run with the newest as controller: tests/requirements-controller.txt in
+# .cache/controller-<version> (ansible 14 bundle, libvirt-python, molecule, pytest).
 CORE_LOWEST := 2.16.19
 CORE_NEWEST := 2.21.5
+CONTROLLER_CORE := $(shell sed -n 's/^ansible-core==//p' tests/requirements-controller.txt)
 
 .PHONY: test demo deps lab static lane-sanity lane-other sanity sanity-lowest sanity-newest \
 	lint lint-lowest lint-newest unit unit-lowest unit-newest integration molecule build summary clean docs
@@ -78,10 +81,10 @@ importer:
 	@$(TIER) galaxy-importer $(LAB)/importer.sh
 
 integration:
-	@$(TIER) integration pytest -q -p no:cacheprovider tests/integration
+	@$(TIER) integration-$(CONTROLLER_CORE) $(LAB)/integration.sh
 
 molecule:
-	@$(TIER) molecule $(LAB)/molecule.sh
+	@$(TIER) molecule-$(CONTROLLER_CORE) $(LAB)/molecule.sh
 
 demo: deps lab
 	@$(LAB)/demo.sh
