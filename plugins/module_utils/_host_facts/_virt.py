@@ -67,7 +67,18 @@ def libvirt_facts(host, libvirt, uri, objects=False):
 
 def _counts(uri, objects):
     # Imported only here: without libvirt-python nothing above needs it.
-    from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import Connection
+    from ansible_collections.kvmops.hypervisor.plugins.module_utils._libvirt import Connection, ConcurrentChangeError
+
+    def present(read, obj):
+        """read(call, obj), or None when obj vanished after the listing: another client removed it, or (a
+        volume) its file is gone and libvirt's list is stale until the pool is refreshed."""
+        try:
+            return read(call, obj)
+        except ConcurrentChangeError:
+            return None
+
+    def listed(read, objs):
+        return [found for found in (present(read, o) for o in objs) if found is not None]
 
     with Connection(uri) as connection:
         conn = connection.conn
@@ -78,21 +89,22 @@ def _counts(uri, objects):
         found = dict(reachable=True, pools=len(pools), networks=len(networks), domains=len(domains))
         if objects:
             found["objects"] = dict(
-                pools=[_pool(call, p) for p in sorted(pools, key=lambda p: p.name())],
-                networks=[_network(call, n) for n in sorted(networks, key=lambda n: n.name())],
-                domains=[_domain(call, d) for d in sorted(domains, key=lambda d: d.name())],
+                pools=listed(lambda c, p: _pool(c, p, present), sorted(pools, key=lambda p: p.name())),
+                networks=listed(_network, sorted(networks, key=lambda n: n.name())),
+                domains=listed(_domain, sorted(domains, key=lambda d: d.name())),
             )
         return found
 
 
-def _pool(call, pool):
+def _pool(call, pool, present):
     name = pool.name()
     active = bool(call("pool {0}: is it active".format(name), pool.isActive))
     volumes = []
     if active:  # libvirt's own list: no refresh, which would rescan the directory
         for vol in call("pool {0}: list volumes".format(name), pool.listAllVolumes):
-            info = call("volume {0}: info".format(vol.name()), vol.info)
-            volumes.append(dict(name=vol.name(), capacity=info[1], allocation=info[2]))
+            info = present(lambda c, v: c("volume {0}: info".format(v.name()), v.info), vol)
+            if info is not None:
+                volumes.append(dict(name=vol.name(), capacity=info[1], allocation=info[2]))
     xml = ElementTree.fromstring(call("pool {0}: XML".format(name), pool.XMLDesc, 0))
     return dict(
         name=name,
