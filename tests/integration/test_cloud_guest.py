@@ -20,17 +20,18 @@ reboot.  Last, the source is shut off and a linked clone of it boots with its
 own cloud-init seed (issue 13): its own host name, address and machine-id, the
 source's disk untouched.  The clone also carries the macvtap proof (issue 14):
 a second NIC `type: direct` (mode bridge) on one end of a veth pair the test
-makes on the runner, a static address from cloud-init's network_config, and
-pings both ways between it and the other veth end.
+makes on the runner, a static address from cloud-init's network_config: the guest pings the other
+veth end, and the runner reaches the guest's SSH through that end.
 
 One boot under TCG (virt_type qemu) for the source, one for the clone. Objects
-are named kvmops-it-cloud-<run id>-*: a NAT network of its own, a pool over the
-image cache (the base image is not copied) and a pool for the overlay and the
-seed; the veth pair is kvw<run id>a/b.
+are named kvmops-it-cloud-<run id>-*: a NAT network of its own, a pool over a
+hard link of the cached image (not a copy) and a pool for the overlays and the
+seeds; the veth pair is kvw<run id>a/b.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import ipaddress
 import json
@@ -116,6 +117,11 @@ def lab_fixture(tmp_path_factory):
     _cleanup()
     tmp = tmp_path_factory.mktemp("cloud")
     (WORKDIR / "store").mkdir(parents=True)
+    # The image pool over a directory of this run's own, the image hard-linked into it (not copied): libvirt
+    # refuses a second pool on a directory that another run's pool already covers.
+    (WORKDIR / "images").mkdir()
+    os.link(str(image), str(WORKDIR / "images" / image.name))
+    image = WORKDIR / "images" / image.name
     try:
         _virsh("pool-define-as", IMAGES, "dir", "--target", str(image.parent))
         _virsh("pool-start", IMAGES)
@@ -201,7 +207,6 @@ def _adhoc(inventory, *args):
     return proc
 
 
-
 def _module(lab, module, args, check=False):
     """One module task on the hypervisor (localhost of hypervisor.ini); its registered result."""
     tmp = lab["tmp"]
@@ -222,27 +227,53 @@ def _module(lab, module, args, check=False):
     return json.loads(out.read_text())
 
 
-def _ssh(lab, address, command, check=True, timeout=120):
+def _ssh(lab, address, command, check=True, timeout=300):
     """A command in a guest over plain SSH (no Python module: each takes long under TCG)."""
     proc = subprocess.run(
         ["ssh", "-i", str(lab["key"]), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
          "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", "debian@" + address, command],
         capture_output=True, text=True, check=False, timeout=timeout)
     if check:
-        assert proc.returncode == 0, "{0} on {1}: rc {2}\n{3}{4}".format(command, address, proc.returncode, proc.stdout,
-                                                                          proc.stderr)
+        assert proc.returncode == 0, "{0} on {1}: rc {2}\n{3}{4}".format(
+            command, address, proc.returncode, proc.stdout, proc.stderr)
     return proc
 
 
-def _ssh_ready(lab, address, deadline=300):
-    """SSH answers (cloud-init has installed the key) before `deadline` seconds."""
+def _agent_run(domain, command, timeout=60):
+    """A shell command in a guest through qemu-guest-agent (for a failure's message when SSH does not answer)."""
+    out = _virsh("qemu-agent-command", domain, json.dumps({"execute": "guest-exec", "arguments": {
+        "path": "/bin/sh", "arg": ["-c", command], "capture-output": True}}), check=False)
+    if out.returncode != 0:
+        return "(agent: {0})".format(out.stderr.strip())
+    pid = json.loads(out.stdout)["return"]["pid"]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        status = _virsh("qemu-agent-command", domain, json.dumps({"execute": "guest-exec-status",
+                                                                  "arguments": {"pid": pid}}), check=False)
+        result = json.loads(status.stdout)["return"] if status.returncode == 0 else {}
+        if result.get("exited"):
+            return base64.b64decode(result.get("out-data", "")).decode("utf-8", "replace")
+        time.sleep(2)
+    return "(agent: no answer in {0} s)".format(timeout)
+
+
+def _ssh_ready(lab, address, domain, deadline=900):
+    """SSH answers and cloud-init has finished (TCG on a busy runner: minutes), before `deadline` seconds."""
     end = time.monotonic() + deadline
-    while True:
-        proc = _ssh(lab, address, "cloud-init status --wait >/dev/null; true", check=False, timeout=300)
-        if proc.returncode == 0:
-            return
-        assert time.monotonic() < end, "no SSH to {0}: {1}".format(address, proc.stderr)
+    last = "never tried"
+    while time.monotonic() < end:
+        try:
+            proc = _ssh(lab, address, "cloud-init status --wait >/dev/null; true", check=False,
+                        timeout=max(30, min(300, end - time.monotonic())))
+            if proc.returncode == 0:
+                return
+            last = "rc {0}: {1}".format(proc.returncode, proc.stderr.strip())
+        except subprocess.TimeoutExpired:
+            last = "no answer in time"
         time.sleep(3)
+    raise AssertionError("no SSH to {0} ({1}) in {2} s: {3}\ninside:\n{4}".format(
+        domain, address, deadline, last, _agent_run(domain, "cloud-init status --long; systemctl list-jobs --no-pager; "
+                                                            "systemctl --failed --no-pager; cat /etc/machine-id; uptime")))
 
 
 def _address(lab, domain, mac):
@@ -286,8 +317,13 @@ def wire_fixture():
     used = [ipaddress.ip_network(line.split()[0], strict=False) for line in routes.splitlines()
             if line.split() and line.split()[0][0].isdigit()]
     start = int(RUN[:2], 16)
-    subnet = next(net for net in (ipaddress.ip_network("198.18.{0}.0/24".format((start + i) % 256)) for i in range(256))
-                  if not any(net.overlaps(other) for other in used))
+    subnet = None
+    for offset in range(256):
+        net = ipaddress.ip_network("198.18.{0}.0/24".format((start + offset) % 256))
+        if not any(net.overlaps(other) for other in used):
+            subnet = net
+            break
+    assert subnet is not None, "every /24 of 198.18.0.0/16 is routed here:\n" + routes
     hosts = list(subnet.hosts())
     subprocess.run(["ip", "link", "add", parent, "type", "veth", "peer", "name", peer], check=True)
     try:
@@ -379,3 +415,70 @@ def test_running_guest_disk_grows_inside(lab, guest):
     assert int(inside[0]) * 512 == grown and int(inside[1]) == grown, (inside, grown)
     assert _ssh(lab, address, "cat /proc/sys/kernel/random/boot_id").stdout.strip() == boot_id
 
+
+def test_linked_clone_boots_as_a_new_instance_on_the_wire(lab, guest, wire):
+    """The source shut off, a linked clone of it with its own cloud-init boots: its own host name, address,
+    machine-id and SSH host key; the source's disk is untouched.  Its second NIC is type direct (macvtap, mode
+    bridge) on one veth end, with a static address from network_config: the guest pings the other end, the
+    runner reaches the guest's SSH through it."""
+    source_address = guest["hostvars"]["ansible_host"]
+    source_id = _ssh(lab, source_address, "cat /etc/machine-id; cut -d' ' -f2 /etc/ssh/ssh_host_ed25519_key.pub"
+                     ).stdout.split()
+    assert len(source_id) == 2 and len(source_id[0]) == 32, source_id
+    down = _module(lab, "kvmops.hypervisor.kvm_domain", {"uri": URI, "name": GUEST, "state": "shutdown",
+                                                         "shutdown_timeout": 300, "force": True})
+    assert not down.get("failed") and down["domain"]["state"] == "shutoff", down
+    source_disk = WORKDIR / "store" / (GUEST + ".qcow2")
+    source_digest = _sha256(source_disk)
+
+    key = Path(str(lab["key"]) + ".pub").read_text().strip()
+    args = {
+        "uri": URI, "name": CLONE, "state": "running", "clone_from": {"domain": GUEST}, "linked": True,
+        "interfaces": [{"network": NETWORK, "mac": CLONE_MACS[0]},
+                       {"type": "direct", "dev": wire["parent"], "mode": "bridge", "mac": CLONE_MACS[1]}],
+        "cloud_init": {
+            "user_data": {"hostname": CLONE_HOSTNAME, "ssh_authorized_keys": [key]},
+            "network_config": {"version": 1, "config": [
+                {"type": "physical", "name": "kvnat0", "mac_address": CLONE_MACS[0], "subnets": [{"type": "dhcp"}]},
+                {"type": "physical", "name": "kvwire0", "mac_address": CLONE_MACS[1],
+                 "subnets": [{"type": "static", "address": wire["guest"] + "/24"}]},
+            ]},
+        },
+        "wait_for": "ip", "wait_timeout": 900,
+    }
+    check = _module(lab, "kvmops.hypervisor.kvm_domain", args, check=True)
+    assert check.get("changed") is True and not check.get("failed"), check
+    assert _virsh("dominfo", CLONE, check=False).returncode != 0
+    apply = _module(lab, "kvmops.hypervisor.kvm_domain", args)
+    assert apply.get("changed") is True and not apply.get("failed"), apply
+    assert apply["actions"] == check["actions"] == [
+        "linked clone of {0}.qcow2 as {1}-vda.qcow2".format(GUEST, CLONE), "create cloud-init seed {0}-cidata.iso".format(CLONE),
+        "define (clone of {0})".format(GUEST), "start"], apply["actions"]
+    for result in (_module(lab, "kvmops.hypervisor.kvm_domain", args, check=True),
+                   _module(lab, "kvmops.hypervisor.kvm_domain", args)):
+        assert result.get("changed") is False and not result.get("failed"), result
+    overlay = _virsh("vol-dumpxml", "--pool", STORE, CLONE + "-vda.qcow2").stdout
+    assert "<backingStore>" in overlay and str(source_disk) in overlay, overlay
+    assert apply["domain"]["uuid"] != down["domain"]["uuid"]
+
+    address = _address(lab, CLONE, CLONE_MACS[0])
+    assert address != source_address
+    _ssh_ready(lab, address, CLONE)
+    inside = _ssh(lab, address, "hostname; cat /etc/machine-id; cut -d' ' -f2 /etc/ssh/ssh_host_ed25519_key.pub; "
+                  "ip -4 -o addr show dev kvwire0").stdout.split("\n")
+    assert inside[0] == CLONE_HOSTNAME, inside
+    assert len(inside[1]) == 32 and inside[1] != source_id[0], (inside, source_id)
+    assert inside[2] != source_id[1], (inside, source_id)
+    assert " {0}/24 ".format(wire["guest"]) in inside[3], inside
+    # Straight on the wire: the guest's macvtap NIC and the runner's veth end reach each other.
+    assert "direct" in _virsh("domiflist", CLONE).stdout and wire["parent"] in _virsh("domiflist", CLONE).stdout
+    out = _ssh(lab, address, "ping -c 3 -W 3 {0}".format(wire["host"]), check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    # The runner has no ping binary: the host end reaches the guest's SSH on the macvtap address (the route to
+    # that /24 is the veth end's own).
+    assert _ssh(lab, wire["guest"], "hostname", timeout=120).stdout.strip() == CLONE_HOSTNAME
+
+    # The source: still defined, shut off, its disk as it was.
+    _virsh("destroy", CLONE)
+    assert _virsh("domstate", GUEST).stdout.strip() == "shut off"
+    assert _sha256(source_disk) == source_digest
