@@ -13,6 +13,10 @@
 #                            ansible-core pin picks the core and so the Python); prints
 #                            its path. Made anew when the Python changes; a changed
 #                            REQFILE is installed over it in place.
+#   controller_enter TIER    for the tiers on that venv (integration, molecule): puts the
+#                            venv of tests/requirements-controller.txt first on PATH, or,
+#                            without a Python for its core, reports TIER as not run and
+#                            exits the calling script (core_missing's status)
 #   core_missing TIER MSG    a matrix tier that cannot run: says so plainly, records it
 #                            for the tier summary (KVMOPS_SKIP_LOG, kind "missing"),
 #                            returns 1 under KVMOPS_REQUIRE_ALL=1 (.ci/run), else 0
@@ -118,6 +122,17 @@ controller_venv() {
   fi
   flock -u "$lock"
   echo "$venv"
+}
+
+controller_enter() {
+  local tier=$1 reqs=tests/requirements-controller.txt core venv
+  core=$(sed -n 's/^ansible-core==\([0-9.]*\).*/\1/p' "$reqs")
+  if ! core_python "$core" >/dev/null; then
+    core_missing "$tier-$core" "no Python for ansible-core $core (2.20+ needs 3.12 or 3.13: pyenv prefix 3.13 / 3.12 found none)"
+    exit $?
+  fi
+  venv=$(controller_venv "$reqs") || { echo "$tier: could not make the ansible-core $core controller venv" >&2; exit 1; }
+  export PATH="$venv/bin:$PATH" VIRTUAL_ENV="$venv"
 }
 
 core_missing() {

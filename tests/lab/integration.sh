@@ -19,18 +19,11 @@ source "$(dirname "$0")/env.sh"
 source "$(dirname "$0")/core.sh"
 cd "$KVMOPS_ROOT" || exit 1
 
-reqs=tests/requirements-controller.txt
-core=$(sed -n 's/^ansible-core==\([0-9.]*\).*/\1/p' "$reqs")
-if ! core_python "$core" >/dev/null; then
-  core_missing "integration-$core" "no Python for ansible-core $core (2.20+ needs 3.12 or 3.13: pyenv prefix 3.13 / 3.12 found none)"
-  exit $?
-fi
-venv=$(controller_venv "$reqs") || { echo "integration: could not make the ansible-core $core controller venv" >&2; exit 1; }
-export PATH="$venv/bin:$PATH" VIRTUAL_ENV="$venv"
+controller_enter integration
 tests/lab/collection.sh >/dev/null || exit 1
 
 paths=0
 for a in "$@"; do [[ "$a" == tests/* ]] && paths=1; done
 ((paths)) || set -- "$@" tests/integration
-echo "----- integration: $(python -c 'import ansible, sys; print("ansible-core %s, python %d.%d" % ((ansible.__version__,) + sys.version_info[:2]))') ($venv)"
+echo "----- integration: $(python -c 'import ansible, sys; print("ansible-core %s, python %d.%d" % ((ansible.__version__,) + sys.version_info[:2]))') ($VIRTUAL_ENV)"
 exec python -m pytest -q -p no:cacheprovider "$@"
