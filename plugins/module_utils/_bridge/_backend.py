@@ -37,6 +37,14 @@ class BondConfig:
         self.xmit_hash_policy = xmit_hash_policy
         self.primary = primary
 
+    def kernel_options(self):
+        """[(name, value)] of the bonding driver's options that are set, under the driver's own
+        names (mode first): what ifcfg's BONDING_OPTS, NetworkManager's [bond] and ifupdown's
+        bond-* lines spell, each in its own syntax."""
+        options = [("mode", self.mode), ("miimon", self.miimon), ("lacp_rate", self.lacp_rate),
+                   ("xmit_hash_policy", self.xmit_hash_policy), ("primary", self.primary)]
+        return [(name, value) for name, value in options if value is not None and value != ""]
+
     def __repr__(self):
         return "BondConfig(%r, %r, %r)" % (self.name, self.mode, self.ports)
 

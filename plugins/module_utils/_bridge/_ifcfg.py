@@ -135,16 +135,7 @@ def render_released_port(existing, port_cfg):
 
 
 def _bonding_opts(bond):
-    opts = ["mode={0}".format(bond.mode)]
-    if bond.miimon is not None:
-        opts.append("miimon={0}".format(bond.miimon))
-    if bond.lacp_rate:
-        opts.append("lacp_rate={0}".format(bond.lacp_rate))
-    if bond.xmit_hash_policy:
-        opts.append("xmit_hash_policy={0}".format(bond.xmit_hash_policy))
-    if bond.primary:
-        opts.append("primary={0}".format(bond.primary))
-    return '"{0}"'.format(" ".join(opts))
+    return '"{0}"'.format(" ".join("{0}={1}".format(name, value) for name, value in bond.kernel_options()))
 
 
 def render_member(existing, port, bond):

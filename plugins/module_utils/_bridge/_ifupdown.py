@@ -85,16 +85,8 @@ def _family_stanzas(ifname, ipcfgs, extra):
 
 
 def bond_options(bond):
-    opts = ["bond-slaves {0}".format(" ".join(bond.ports)), "bond-mode {0}".format(bond.mode)]
-    if bond.miimon is not None:
-        opts.append("bond-miimon {0}".format(bond.miimon))
-    if bond.lacp_rate:
-        opts.append("bond-lacp-rate {0}".format(bond.lacp_rate))
-    if bond.xmit_hash_policy:
-        opts.append("bond-xmit-hash-policy {0}".format(bond.xmit_hash_policy))
-    if bond.primary:
-        opts.append("bond-primary {0}".format(bond.primary))
-    return opts
+    return ["bond-slaves {0}".format(" ".join(bond.ports))] + [
+        "bond-{0} {1}".format(name.replace("_", "-"), value) for name, value in bond.kernel_options()]
 
 
 def upper_options(cfg):

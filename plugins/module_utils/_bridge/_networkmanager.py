@@ -98,16 +98,7 @@ def _binding(text):
 
 
 def _bond_section(bond):
-    lines = ["", "[bond]", "mode={0}".format(bond.mode)]
-    if bond.miimon is not None:
-        lines.append("miimon={0}".format(bond.miimon))
-    if bond.lacp_rate:
-        lines.append("lacp_rate={0}".format(bond.lacp_rate))
-    if bond.xmit_hash_policy:
-        lines.append("xmit_hash_policy={0}".format(bond.xmit_hash_policy))
-    if bond.primary:
-        lines.append("primary={0}".format(bond.primary))
-    return lines
+    return ["", "[bond]"] + ["{0}={1}".format(name, value) for name, value in bond.kernel_options()]
 
 
 _NO_IP = ["", "[ipv4]", "method=disabled", "", "[ipv6]", "method=ignore"]
