@@ -45,6 +45,8 @@ from pathlib import Path
 
 import pytest
 
+from _guests import cloud_image, nat_network, remove_network, ssh, ssh_key, virsh
+
 ROOT = Path(__file__).resolve().parents[2]
 URI = "qemu:///system"
 # Names of this run's own: two checkouts may run this test on one libvirtd at once.
@@ -71,49 +73,27 @@ VETH_HOST = "kvw{0}b"    # the end with the runner's address
 CLONE_MACS = ("52:54:00:6b:{0}:{1}".format(RUN[0:2], RUN[2:4]), "52:54:00:6c:{0}:{1}".format(RUN[0:2], RUN[2:4]))
 
 
-def _virsh(*args, check=True):
-    return subprocess.run(["virsh", "-c", URI] + list(args), capture_output=True, text=True, check=check)
-
-
 def _cleanup():
-    for name in _virsh("list", "--all", "--name").stdout.split():
+    for name in virsh("list", "--all", "--name").stdout.split():
         if name.startswith(PREFIX):
-            _virsh("destroy", name, check=False)
-            _virsh("undefine", name, "--nvram", check=False)
-    if _virsh("pool-info", STORE, check=False).returncode == 0:
-        for line in _virsh("vol-list", STORE, check=False).stdout.splitlines()[2:]:
+            virsh("destroy", name, check=False)
+            virsh("undefine", name, "--nvram", check=False)
+    if virsh("pool-info", STORE, check=False).returncode == 0:
+        for line in virsh("vol-list", STORE, check=False).stdout.splitlines()[2:]:
             if line.split():
-                _virsh("vol-delete", "--pool", STORE, line.split()[0], check=False)
+                virsh("vol-delete", "--pool", STORE, line.split()[0], check=False)
     for pool in (STORE, IMAGES):
-        _virsh("pool-destroy", pool, check=False)
-        _virsh("pool-undefine", pool, check=False)
-    _virsh("net-destroy", NETWORK, check=False)
-    _virsh("net-undefine", NETWORK, check=False)
+        virsh("pool-destroy", pool, check=False)
+        virsh("pool-undefine", pool, check=False)
+    remove_network(NETWORK)
     subprocess.run(["ip", "link", "del", VETH_HOST.format(RUN)], capture_output=True, check=False)
     subprocess.run(["rm", "-rf", str(WORKDIR)], check=True)
-
-
-def _network(tmp):
-    """A NAT network on the first free subnet of SUBNETS; the subnet."""
-    for subnet in SUBNETS:
-        net = tmp / "net.xml"
-        net.write_text(
-            "<network><name>{0}</name><forward mode='nat'/>"
-            "<ip address='{1}.1' netmask='255.255.255.0'><dhcp><range start='{1}.10' end='{1}.99'/></dhcp></ip>"
-            "</network>".format(NETWORK, subnet))
-        _virsh("net-define", str(net))
-        if _virsh("net-start", NETWORK, check=False).returncode == 0:
-            return subnet
-        _virsh("net-undefine", NETWORK)
-    raise AssertionError("no free subnet among {0}".format(SUBNETS))
 
 
 @pytest.fixture(name="lab", scope="module")
 def lab_fixture(tmp_path_factory):
     """The base image in a pool, a pool for the guest's volumes, a NAT network, an SSH key."""
-    out = subprocess.run([str(ROOT / "tests/lab/cloudimage.sh")], capture_output=True, text=True, check=True)
-    image = Path(out.stdout.strip().splitlines()[-1])
-    assert image.is_file(), out.stdout + out.stderr
+    image = cloud_image()
     _cleanup()
     tmp = tmp_path_factory.mktemp("cloud")
     (WORKDIR / "store").mkdir(parents=True)
@@ -123,13 +103,12 @@ def lab_fixture(tmp_path_factory):
     os.link(str(image), str(WORKDIR / "images" / image.name))
     image = WORKDIR / "images" / image.name
     try:
-        _virsh("pool-define-as", IMAGES, "dir", "--target", str(image.parent))
-        _virsh("pool-start", IMAGES)
-        _virsh("pool-define-as", STORE, "dir", "--target", str(WORKDIR / "store"))
-        _virsh("pool-start", STORE)
-        subnet = _network(tmp)
-        key = tmp / "id_ed25519"
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+        virsh("pool-define-as", IMAGES, "dir", "--target", str(image.parent))
+        virsh("pool-start", IMAGES)
+        virsh("pool-define-as", STORE, "dir", "--target", str(WORKDIR / "store"))
+        virsh("pool-start", STORE)
+        subnet = nat_network(NETWORK, SUBNETS, tmp)
+        key = ssh_key(tmp)
         yield {"tmp": tmp, "image": image, "key": key, "subnet": subnet}
     finally:
         _cleanup()
@@ -228,28 +207,21 @@ def _module(lab, module, args, check=False):
 
 
 def _ssh(lab, address, command, check=True, timeout=300):
-    """A command in a guest over plain SSH (no Python module: each takes long under TCG)."""
-    proc = subprocess.run(
-        ["ssh", "-i", str(lab["key"]), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-         "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", "debian@" + address, command],
-        capture_output=True, text=True, check=False, timeout=timeout)
-    if check:
-        assert proc.returncode == 0, "{0} on {1}: rc {2}\n{3}{4}".format(
-            command, address, proc.returncode, proc.stdout, proc.stderr)
-    return proc
+    """A command in a guest over plain SSH with the lab's key."""
+    return ssh(lab["key"], address, command, check=check, timeout=timeout)
 
 
 def _agent_run(domain, command, timeout=60):
     """A shell command in a guest through qemu-guest-agent (for a failure's message when SSH does not answer)."""
-    out = _virsh("qemu-agent-command", domain, json.dumps({"execute": "guest-exec", "arguments": {
+    out = virsh("qemu-agent-command", domain, json.dumps({"execute": "guest-exec", "arguments": {
         "path": "/bin/sh", "arg": ["-c", command], "capture-output": True}}), check=False)
     if out.returncode != 0:
         return "(agent: {0})".format(out.stderr.strip())
     pid = json.loads(out.stdout)["return"]["pid"]
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        status = _virsh("qemu-agent-command", domain, json.dumps({"execute": "guest-exec-status",
-                                                                  "arguments": {"pid": pid}}), check=False)
+        status = virsh("qemu-agent-command", domain, json.dumps({"execute": "guest-exec-status",
+                                                                 "arguments": {"pid": pid}}), check=False)
         result = json.loads(status.stdout)["return"] if status.returncode == 0 else {}
         if result.get("exited"):
             return base64.b64decode(result.get("out-data", "")).decode("utf-8", "replace")
@@ -280,20 +252,17 @@ def _address(lab, domain, mac):
     """The DHCP lease address of `mac` on the run's network (polled for two minutes)."""
     end = time.monotonic() + 120
     while True:
-        for line in _virsh("domifaddr", domain, "--source", "lease", check=False).stdout.splitlines():
+        for line in virsh("domifaddr", domain, "--source", "lease", check=False).stdout.splitlines():
             fields = line.split()
             if len(fields) == 4 and fields[1].lower() == mac.lower() and fields[3].startswith(lab["subnet"] + "."):
                 return fields[3].split("/")[0]
-        assert time.monotonic() < end, _virsh("domifaddr", domain, "--source", "lease", check=False).stdout
+        assert time.monotonic() < end, virsh("domifaddr", domain, "--source", "lease", check=False).stdout
         time.sleep(2)
 
 
 def _sha256(path):
-    digest = hashlib.sha256()
     with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 @pytest.fixture(name="guest", scope="module")
@@ -345,9 +314,9 @@ def test_cloud_guest_reached_through_the_inventory(lab, guest):
     assert "hostname {0}, Debian 12".format(HOSTNAME) in " ".join(proc.stdout.split()), proc.stdout[-3000:]
 
     # The disk is an overlay of the base image (not a copy), the seed a volume next to it.
-    disk = _virsh("vol-dumpxml", "--pool", STORE, GUEST + ".qcow2").stdout
+    disk = virsh("vol-dumpxml", "--pool", STORE, GUEST + ".qcow2").stdout
     assert "<backingStore>" in disk and str(lab["image"]) in disk, disk
-    assert _virsh("vol-info", "--pool", STORE, GUEST + "-cidata.iso", check=False).returncode == 0
+    assert virsh("vol-info", "--pool", STORE, GUEST + "-cidata.iso", check=False).returncode == 0
 
     # What cloud-init did, read through the same inventory.
     hostvars = guest["hostvars"]
@@ -382,7 +351,7 @@ def test_snapshot_reverts_the_guest(guest):
                  "The snapshot is gone, once, and the guest runs on"):
         assert re.search(r"TASK \[{0}\][^\n]*\n+ok: \[{1}\]".format(re.escape(task), re.escape(GUEST)), proc.stdout), task
     assert _recap(proc.stdout, GUEST)["failed"] == 0
-    assert _virsh("snapshot-list", "--name", GUEST).stdout.split() == []
+    assert virsh("snapshot-list", "--name", GUEST).stdout.split() == []
 
 
 def test_running_guest_disk_grows_inside(lab, guest):
@@ -392,7 +361,7 @@ def test_running_guest_disk_grows_inside(lab, guest):
     volume = GUEST + ".qcow2"
     before = int(_ssh(lab, address, "cat /sys/block/vda/size").stdout) * 512
     boot_id = _ssh(lab, address, "cat /proc/sys/kernel/random/boot_id").stdout.strip()
-    capacity = int(re.search(r"<capacity unit='bytes'>(\d+)<", _virsh("vol-dumpxml", "--pool", STORE, volume).stdout)
+    capacity = int(re.search(r"<capacity unit='bytes'>(\d+)<", virsh("vol-dumpxml", "--pool", STORE, volume).stdout)
                    .group(1))
     assert capacity == before
     grown = capacity + 512 * 1024 * 1024
@@ -448,7 +417,7 @@ def test_linked_clone_boots_as_a_new_instance_on_the_wire(lab, guest, wire):
     }
     check = _module(lab, "kvmops.hypervisor.kvm_domain", args, check=True)
     assert check.get("changed") is True and not check.get("failed"), check
-    assert _virsh("dominfo", CLONE, check=False).returncode != 0
+    assert virsh("dominfo", CLONE, check=False).returncode != 0
     apply = _module(lab, "kvmops.hypervisor.kvm_domain", args)
     assert apply.get("changed") is True and not apply.get("failed"), apply
     assert apply["actions"] == check["actions"] == [
@@ -457,7 +426,7 @@ def test_linked_clone_boots_as_a_new_instance_on_the_wire(lab, guest, wire):
     for result in (_module(lab, "kvmops.hypervisor.kvm_domain", args, check=True),
                    _module(lab, "kvmops.hypervisor.kvm_domain", args)):
         assert result.get("changed") is False and not result.get("failed"), result
-    overlay = _virsh("vol-dumpxml", "--pool", STORE, CLONE + "-vda.qcow2").stdout
+    overlay = virsh("vol-dumpxml", "--pool", STORE, CLONE + "-vda.qcow2").stdout
     assert "<backingStore>" in overlay and str(source_disk) in overlay, overlay
     assert apply["domain"]["uuid"] != down["domain"]["uuid"]
 
@@ -471,7 +440,7 @@ def test_linked_clone_boots_as_a_new_instance_on_the_wire(lab, guest, wire):
     assert inside[2] != source_id[1], (inside, source_id)
     assert " {0}/24 ".format(wire["guest"]) in inside[3], inside
     # Straight on the wire: the guest's macvtap NIC and the runner's veth end reach each other.
-    assert "direct" in _virsh("domiflist", CLONE).stdout and wire["parent"] in _virsh("domiflist", CLONE).stdout
+    assert "direct" in virsh("domiflist", CLONE).stdout and wire["parent"] in virsh("domiflist", CLONE).stdout
     out = _ssh(lab, address, "ping -c 3 -W 3 {0}".format(wire["host"]), check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     # The runner has no ping binary: the host end reaches the guest's SSH on the macvtap address (the route to
@@ -479,6 +448,6 @@ def test_linked_clone_boots_as_a_new_instance_on_the_wire(lab, guest, wire):
     assert _ssh(lab, wire["guest"], "hostname", timeout=120).stdout.strip() == CLONE_HOSTNAME
 
     # The source: still defined, shut off, its disk as it was.
-    _virsh("destroy", CLONE)
-    assert _virsh("domstate", GUEST).stdout.strip() == "shut off"
+    virsh("destroy", CLONE)
+    assert virsh("domstate", GUEST).stdout.strip() == "shut off"
     assert _sha256(source_disk) == source_digest
